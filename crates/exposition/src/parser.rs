@@ -291,20 +291,70 @@ fn snippet(text: &str) -> &str {
     }
 }
 
-fn is_metric_start(byte: u8) -> bool {
-    byte.is_ascii_alphabetic() || byte == b'_' || byte == b':'
+/// Byte classes, one bit each, looked up in [`CLASSES`].
+const METRIC_CHAR: u8 = 1; // [a-zA-Z0-9_:]
+const LABEL_CHAR: u8 = 2; // [a-zA-Z0-9_]
+const DIGIT: u8 = 4; // [0-9]: continues a name but cannot start one
+const BLANK: u8 = 8; // space or tab
+
+static CLASSES: [u8; 256] = classes();
+
+const fn classes() -> [u8; 256] {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        let mut class = 0;
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            class |= METRIC_CHAR | LABEL_CHAR;
+        }
+        if b == b':' {
+            class |= METRIC_CHAR;
+        }
+        if b.is_ascii_digit() {
+            class |= DIGIT;
+        }
+        if b == b' ' || b == b'\t' {
+            class |= BLANK;
+        }
+        table[byte] = class;
+        byte += 1;
+    }
+    table
 }
 
-fn is_metric_char(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b':'
+fn class(byte: u8) -> u8 {
+    CLASSES[usize::from(byte)]
 }
 
-fn is_label_start(byte: u8) -> bool {
-    byte.is_ascii_alphabetic() || byte == b'_'
-}
-
-fn is_label_char(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'_'
+/// Index of the first `"` or `\\` in `bytes`, looked for eight bytes at a
+/// time: label values are the bulk of an exposition.
+fn find_quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // High bit of each byte of `word` equal to `byte`. Bytes above the
+    // lowest match may be flagged spuriously, so only the lowest flag counts.
+    let flags = |word: u64, byte: u8| {
+        let zeroed = word ^ (ONES * u64::from(byte));
+        zeroed.wrapping_sub(ONES) & !zeroed & HIGHS
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let found = flags(word, b'"') | flags(word, b'\\');
+        if found != 0 {
+            return Some(offset + found.trailing_zeros() as usize / 8);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&byte| byte == b'"' || byte == b'\\')
+        .map(|index| offset + index)
 }
 
 /// A position in one line.
@@ -327,7 +377,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn at_end_or_blank(&self) -> bool {
-        matches!(self.peek(), None | Some(b' ' | b'\t'))
+        self.peek().is_none_or(|byte| class(byte) & BLANK != 0)
     }
 
     /// The character at the cursor, for error messages.
@@ -346,42 +396,44 @@ impl<'a> Cursor<'a> {
     }
 
     fn skip_blanks(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t')) {
-            self.pos += 1;
-        }
+        self.take(BLANK, true);
     }
 
-    /// Consumes bytes while `accept` holds and returns them; `accept` must
-    /// only accept ASCII bytes or reject all ASCII blanks, so that the end is
-    /// a character boundary.
-    fn take_while(&mut self, accept: impl Fn(u8) -> bool) -> &'a str {
+    /// Consumes the bytes that are (`member`) or are not (`!member`) in
+    /// `classes` and returns them. Every class holds only ASCII bytes, so
+    /// the end is a character boundary either way.
+    fn take(&mut self, classes: u8, member: bool) -> &'a str {
         let start = self.pos;
-        let bytes = self.line.as_bytes();
-        while self.pos < bytes.len() && accept(bytes[self.pos]) {
-            self.pos += 1;
-        }
+        let rest = &self.line.as_bytes()[start..];
+        let len = rest
+            .iter()
+            .position(|&byte| (class(byte) & classes != 0) != member)
+            .unwrap_or(rest.len());
+        self.pos += len;
         &self.line[start..self.pos]
     }
 
     /// Everything up to the next blank or the end of the line.
     fn token(&mut self) -> &'a str {
-        self.take_while(|byte| byte != b' ' && byte != b'\t')
+        self.take(BLANK, false)
+    }
+
+    /// A name made of `classes` bytes, not starting with a digit, or `""`.
+    fn name(&mut self, classes: u8) -> &'a str {
+        match self.peek() {
+            Some(byte) if class(byte) & (classes | DIGIT) == classes => self.take(classes, true),
+            _ => "",
+        }
     }
 
     /// A metric name, or `""` if none starts here.
     fn metric_name(&mut self) -> &'a str {
-        match self.peek() {
-            Some(byte) if is_metric_start(byte) => self.take_while(is_metric_char),
-            _ => "",
-        }
+        self.name(METRIC_CHAR)
     }
 
     /// A label name, or `""` if none starts here.
     fn label_name(&mut self) -> &'a str {
-        match self.peek() {
-            Some(byte) if is_label_start(byte) => self.take_while(is_label_char),
-            _ => "",
-        }
+        self.name(LABEL_CHAR)
     }
 
     /// An unescaped label value after its opening quote, through its closing
@@ -389,10 +441,7 @@ impl<'a> Cursor<'a> {
     fn label_value(&mut self) -> Option<String> {
         let bytes = self.line.as_bytes();
         let start = self.pos;
-        let special = bytes[start..]
-            .iter()
-            .position(|&byte| byte == b'"' || byte == b'\\')?;
-        let mut pos = start + special;
+        let mut pos = start + find_quote_or_backslash(&bytes[start..])?;
         if bytes[pos] == b'"' {
             self.pos = pos + 1;
             return Some(self.line[start..pos].to_owned());
@@ -422,9 +471,7 @@ impl<'a> Cursor<'a> {
                     pos += 2;
                 }
                 _ => {
-                    let run = bytes[pos..]
-                        .iter()
-                        .position(|&byte| byte == b'"' || byte == b'\\')
+                    let run = find_quote_or_backslash(&bytes[pos..])
                         .map_or(bytes.len(), |offset| pos + offset);
                     value.push_str(&self.line[pos..run]);
                     pos = run;
@@ -471,6 +518,32 @@ mod tests {
             "} 1",
             "the cursor must sit after the closing quote"
         );
+    }
+
+    #[test]
+    fn quote_search_finds_the_first_match_at_every_offset() {
+        for len in 0..40 {
+            for at in 0..len {
+                for special in [b'"', b'\\'] {
+                    // Bytes that differ from the specials by one bit, and
+                    // zero bytes, are where a word-at-a-time search can slip.
+                    let mut bytes: Vec<u8> = (0..len)
+                        .map(|i| [b'#', b'\\' ^ 1, 0, 0xff][i % 4])
+                        .collect();
+                    bytes[at] = special;
+                    if at + 1 < len {
+                        bytes[at + 1] = b'"';
+                    }
+                    assert_eq!(
+                        find_quote_or_backslash(&bytes),
+                        Some(at),
+                        "the first special byte wins, wherever it sits in a word: {bytes:?}"
+                    );
+                }
+            }
+            let none = vec![b'a'; len];
+            assert_eq!(find_quote_or_backslash(&none), None, "no special byte");
+        }
     }
 
     #[test]
