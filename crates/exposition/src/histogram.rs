@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
-use crate::{Exposition, MetricType, Sample};
+use crate::{Exposition, MetricType};
 
 /// One cumulative bucket of a [`Histogram`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -246,17 +246,18 @@ fn histogram_bases(exposition: &Exposition) -> HashSet<&str> {
         .iter()
         .map(|sample| sample.name.as_str())
         .collect();
-    let shaped = exposition
+    let candidates: HashSet<&str> = exposition
         .samples
         .iter()
         .filter(|sample| sample.label("le").is_some())
-        .filter_map(|sample: &Sample| sample.name.strip_suffix("_bucket"))
-        .filter(|base| {
-            untyped(base)
-                && untyped(&format!("{base}_bucket"))
-                && names.contains(format!("{base}_sum").as_str())
-                && names.contains(format!("{base}_count").as_str())
-        });
+        .filter_map(|sample| sample.name.strip_suffix("_bucket"))
+        .collect();
+    let shaped = candidates.into_iter().filter(|base| {
+        untyped(base)
+            && untyped(&format!("{base}_bucket"))
+            && names.contains(format!("{base}_sum").as_str())
+            && names.contains(format!("{base}_count").as_str())
+    });
     bases.extend(shaped);
     bases
 }
