@@ -1,0 +1,572 @@
+//! The fleet file: which endpoints to watch, never which role each plays.
+//!
+//! Parse, then check. [`RawFleet`] is the file as serde reads it (unknown
+//! fields refused); [`Fleet::load`] then checks it into the types the probes
+//! consume: connection strings parsed, names unique, URLs well formed. A bad
+//! file fails here, once, with the file, the line, the field and the reason,
+//! instead of as a puzzling probe error at 3 a.m.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::conninfo::ConnInfo;
+
+/// The fleet file as written. Every field's default is in its doc.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFleet {
+    /// Display name of the fleet. Default: the file name without extension.
+    pub name: Option<String>,
+    /// Probe timing. Default: see [`RawProbe`].
+    #[serde(default)]
+    pub probe: RawProbe,
+    /// Anomaly thresholds. Default: see [`RawThresholds`].
+    #[serde(default)]
+    pub thresholds: RawThresholds,
+    /// The Prometheus server that scrapes the fleet. Default: none (AI panels empty).
+    pub prometheus: Option<RawPrometheus>,
+    /// PostgreSQL nodes. Default: none.
+    #[serde(default)]
+    pub postgres: Vec<RawPostgres>,
+    /// PgBouncer admin consoles. Default: none.
+    #[serde(default)]
+    pub pgbouncer: Vec<RawPgBouncer>,
+    /// Redis nodes. Default: none.
+    #[serde(default)]
+    pub redis: Vec<RawRedis>,
+    /// `/metrics` endpoints read directly (inference servers, the lab's workload). Default: none.
+    #[serde(default)]
+    pub scrape: Vec<RawScrape>,
+}
+
+/// `[probe]`: how often and how long to wait.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawProbe {
+    /// Longest wait for one endpoint in one refresh, in ms. Default: 1000.
+    pub timeout_ms: u64,
+    /// Refresh period for `watch`, `serve` and the desktop, in ms. Default: 1000.
+    pub interval_ms: u64,
+    /// Read `pg_stat_statements` every Nth refresh (it is the costly read). Default: 5.
+    pub statements_every: u32,
+    /// Rows of `pg_stat_statements` kept per node. Default: 20.
+    pub top_statements: u32,
+}
+
+impl Default for RawProbe {
+    fn default() -> Self {
+        Self { timeout_ms: 1000, interval_ms: 1000, statements_every: 5, top_statements: 20 }
+    }
+}
+
+/// `[thresholds]`: where an observation becomes an anomaly.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawThresholds {
+    /// Replay lag in bytes above which an edge is unhealthy. Default: 16 MiB.
+    pub replay_lag_bytes: u64,
+    /// Replay lag in seconds above which an edge is unhealthy. Default: 30.
+    pub replay_lag_seconds: f64,
+    /// WAL a replication slot may retain before it is an anomaly, in bytes. Default: 1 GiB.
+    pub slot_retained_bytes: u64,
+    /// A pool whose oldest waiting client waited longer is saturated, in seconds. Default: 1.0.
+    pub pool_maxwait_seconds: f64,
+    /// A pool with sv_active/pool_size at or above this is saturated. Default: 0.8.
+    pub pool_active_ratio: f64,
+}
+
+impl Default for RawThresholds {
+    fn default() -> Self {
+        Self {
+            replay_lag_bytes: 16 << 20,
+            replay_lag_seconds: 30.0,
+            slot_retained_bytes: 1 << 30,
+            pool_maxwait_seconds: 1.0,
+            pool_active_ratio: 0.8,
+        }
+    }
+}
+
+/// `[prometheus]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrometheus {
+    /// Base URL, e.g. `http://127.0.0.1:9090`. Required.
+    pub url: Spanned<String>,
+    /// Request timeout in ms. Default: 2000.
+    pub timeout_ms: Option<u64>,
+    /// PromQL for each AI panel. Default: the vLLM and moderation names, see [`AiQueries`].
+    #[serde(default)]
+    pub queries: RawAiQueries,
+}
+
+/// `[prometheus.queries]`: every AI panel's PromQL, editable. Unset = the default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAiQueries {
+    /// Generated tokens per second.
+    pub generation_tokens_per_second: Option<String>,
+    /// Prompt tokens per second.
+    pub prompt_tokens_per_second: Option<String>,
+    /// Requests running on the inference servers.
+    pub requests_running: Option<String>,
+    /// Requests waiting for a slot.
+    pub requests_waiting: Option<String>,
+    /// Time to first token, p50 seconds.
+    pub ttft_p50_seconds: Option<String>,
+    /// Time to first token, p99 seconds.
+    pub ttft_p99_seconds: Option<String>,
+    /// End-to-end latency, p99 seconds.
+    pub e2e_p99_seconds: Option<String>,
+    /// Successful requests per second.
+    pub success_per_second: Option<String>,
+    /// KV-cache usage, 0..1.
+    pub kv_cache_usage: Option<String>,
+    /// Moderation requests per second by decision (a vector with a `decision` label).
+    pub moderation_per_second: Option<String>,
+    /// Moderation latency, p99 seconds.
+    pub moderation_p99_seconds: Option<String>,
+}
+
+/// `[[postgres]]`: one PostgreSQL node.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPostgres {
+    /// Unique name of the node. Required.
+    pub name: Spanned<String>,
+    /// Monitoring login (a `pg_monitor` member), libpq string or URI. Required.
+    pub monitor: Spanned<String>,
+    /// Action login; without it the node is read-only in FleetDeck. Default: none.
+    pub action: Option<Spanned<String>>,
+}
+
+/// `[[pgbouncer]]`: one PgBouncer admin console.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPgBouncer {
+    /// Unique name. Required.
+    pub name: Spanned<String>,
+    /// Login to the `pgbouncer` admin database (a `stats_users` member). Required.
+    pub admin: Spanned<String>,
+    /// Login allowed PAUSE/RESUME/RELOAD (an `admin_users` member). Default: none.
+    pub action: Option<Spanned<String>>,
+}
+
+/// `[[redis]]`: one Redis node.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedis {
+    /// Unique name. Required.
+    pub name: Spanned<String>,
+    /// `redis://host:port[/db]` or `rediss://...`, without a password. Required.
+    pub url: Spanned<String>,
+    /// Environment variable holding the password, if the node needs one. Default: none.
+    pub password_env: Option<String>,
+}
+
+/// `[[scrape]]`: one `/metrics` endpoint read directly.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScrape {
+    /// Unique name. Required.
+    pub name: Spanned<String>,
+    /// Full URL of the exposition endpoint. Required.
+    pub url: Spanned<String>,
+}
+
+/// A bad fleet file: where, which field, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}: {field}: {reason}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct FleetError {
+    /// The fleet file.
+    pub path: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// The field, e.g. `postgres[1].monitor`.
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Probe timing, checked.
+#[derive(Debug, Clone)]
+pub struct ProbeSettings {
+    /// Per-endpoint timeout for one refresh.
+    pub timeout: Duration,
+    /// Refresh period.
+    pub interval: Duration,
+    /// Read `pg_stat_statements` every Nth refresh.
+    pub statements_every: u32,
+    /// Rows kept per node.
+    pub top_statements: u32,
+}
+
+/// Thresholds, checked (same fields as [`RawThresholds`]).
+#[derive(Debug, Clone)]
+pub struct Thresholds {
+    /// See [`RawThresholds::replay_lag_bytes`].
+    pub replay_lag_bytes: u64,
+    /// See [`RawThresholds::replay_lag_seconds`].
+    pub replay_lag_seconds: f64,
+    /// See [`RawThresholds::slot_retained_bytes`].
+    pub slot_retained_bytes: u64,
+    /// See [`RawThresholds::pool_maxwait_seconds`].
+    pub pool_maxwait_seconds: f64,
+    /// See [`RawThresholds::pool_active_ratio`].
+    pub pool_active_ratio: f64,
+}
+
+/// Every AI panel's PromQL with defaults filled in.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AiQueries {
+    /// See [`RawAiQueries::generation_tokens_per_second`].
+    pub generation_tokens_per_second: String,
+    /// See [`RawAiQueries::prompt_tokens_per_second`].
+    pub prompt_tokens_per_second: String,
+    /// See [`RawAiQueries::requests_running`].
+    pub requests_running: String,
+    /// See [`RawAiQueries::requests_waiting`].
+    pub requests_waiting: String,
+    /// See [`RawAiQueries::ttft_p50_seconds`].
+    pub ttft_p50_seconds: String,
+    /// See [`RawAiQueries::ttft_p99_seconds`].
+    pub ttft_p99_seconds: String,
+    /// See [`RawAiQueries::e2e_p99_seconds`].
+    pub e2e_p99_seconds: String,
+    /// See [`RawAiQueries::success_per_second`].
+    pub success_per_second: String,
+    /// See [`RawAiQueries::kv_cache_usage`].
+    pub kv_cache_usage: String,
+    /// See [`RawAiQueries::moderation_per_second`].
+    pub moderation_per_second: String,
+    /// See [`RawAiQueries::moderation_p99_seconds`].
+    pub moderation_p99_seconds: String,
+}
+
+impl AiQueries {
+    fn from_raw(raw: RawAiQueries) -> Self {
+        let or = |v: Option<String>, d: &str| v.unwrap_or_else(|| d.to_string());
+        Self {
+            generation_tokens_per_second: or(raw.generation_tokens_per_second, "sum(rate(vllm:generation_tokens_total[1m]))"),
+            prompt_tokens_per_second: or(raw.prompt_tokens_per_second, "sum(rate(vllm:prompt_tokens_total[1m]))"),
+            requests_running: or(raw.requests_running, "sum(vllm:num_requests_running)"),
+            requests_waiting: or(raw.requests_waiting, "sum(vllm:num_requests_waiting)"),
+            ttft_p50_seconds: or(
+                raw.ttft_p50_seconds,
+                "histogram_quantile(0.5, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket[1m])))",
+            ),
+            ttft_p99_seconds: or(
+                raw.ttft_p99_seconds,
+                "histogram_quantile(0.99, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket[1m])))",
+            ),
+            e2e_p99_seconds: or(
+                raw.e2e_p99_seconds,
+                "histogram_quantile(0.99, sum by (le) (rate(vllm:e2e_request_latency_seconds_bucket[1m])))",
+            ),
+            success_per_second: or(raw.success_per_second, "sum(rate(vllm:request_success_total[1m]))"),
+            kv_cache_usage: or(raw.kv_cache_usage, "avg(vllm:kv_cache_usage_perc)"),
+            moderation_per_second: or(
+                raw.moderation_per_second,
+                "sum by (decision) (rate(moderation_requests_total[1m]))",
+            ),
+            moderation_p99_seconds: or(
+                raw.moderation_p99_seconds,
+                "histogram_quantile(0.99, sum by (le) (rate(moderation_request_latency_seconds_bucket[1m])))",
+            ),
+        }
+    }
+}
+
+/// A Prometheus server, checked.
+#[derive(Debug, Clone)]
+pub struct PrometheusEndpoint {
+    /// Base URL without a trailing slash.
+    pub url: String,
+    /// Request timeout.
+    pub timeout: Duration,
+    /// PromQL per AI panel.
+    pub queries: AiQueries,
+}
+
+/// A PostgreSQL node, checked.
+#[derive(Debug, Clone)]
+pub struct PostgresEndpoint {
+    /// Unique name.
+    pub name: String,
+    /// Monitoring login.
+    pub monitor: ConnInfo,
+    /// Action login, if actions are allowed on this node.
+    pub action: Option<ConnInfo>,
+}
+
+/// A PgBouncer admin console, checked.
+#[derive(Debug, Clone)]
+pub struct PgBouncerEndpoint {
+    /// Unique name.
+    pub name: String,
+    /// Admin-console login (SHOW commands).
+    pub admin: ConnInfo,
+    /// Login for PAUSE/RESUME/RELOAD, if allowed.
+    pub action: Option<ConnInfo>,
+}
+
+/// A Redis node, checked.
+#[derive(Debug, Clone)]
+pub struct RedisEndpoint {
+    /// Unique name.
+    pub name: String,
+    /// Connection URL (no password).
+    pub url: String,
+    /// Environment variable with the password, if any.
+    pub password_env: Option<String>,
+}
+
+/// A directly scraped exposition endpoint, checked.
+#[derive(Debug, Clone)]
+pub struct ScrapeEndpoint {
+    /// Unique name.
+    pub name: String,
+    /// URL.
+    pub url: String,
+}
+
+/// A checked fleet: what the probes consume.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    /// Where it was loaded from.
+    pub path: PathBuf,
+    /// Display name.
+    pub name: String,
+    /// Probe timing.
+    pub probe: ProbeSettings,
+    /// Anomaly thresholds.
+    pub thresholds: Thresholds,
+    /// Prometheus, if configured.
+    pub prometheus: Option<PrometheusEndpoint>,
+    /// PostgreSQL nodes.
+    pub postgres: Vec<PostgresEndpoint>,
+    /// PgBouncer consoles.
+    pub pgbouncer: Vec<PgBouncerEndpoint>,
+    /// Redis nodes.
+    pub redis: Vec<RedisEndpoint>,
+    /// Direct scrapes.
+    pub scrape: Vec<ScrapeEndpoint>,
+}
+
+impl Fleet {
+    /// Reads and checks the fleet file at `path`.
+    pub fn load(path: &Path) -> Result<Fleet, FleetError> {
+        let text = std::fs::read_to_string(path).map_err(|e| FleetError {
+            path: path.into(),
+            line: None,
+            field: "(file)".into(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Checks fleet-file `text`; `path` is only used in messages and for the default name.
+    pub fn parse(path: &Path, text: &str) -> Result<Fleet, FleetError> {
+        let raw: RawFleet = toml::from_str(text).map_err(|e| FleetError {
+            path: path.into(),
+            line: e.span().map(|s| line_of(text, s.start)),
+            field: "(syntax)".into(),
+            reason: e.message().trim().to_string(),
+        })?;
+        Checker { path, text, names: HashSet::new() }.check(raw)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+struct Checker<'a> {
+    path: &'a Path,
+    text: &'a str,
+    names: HashSet<String>,
+}
+
+impl Checker<'_> {
+    fn err(&self, span: Option<Range<usize>>, field: String, reason: impl Into<String>) -> FleetError {
+        FleetError {
+            path: self.path.into(),
+            line: span.map(|s| line_of(self.text, s.start)),
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    fn name(&mut self, name: &Spanned<String>, field: String) -> Result<String, FleetError> {
+        let n = name.get_ref();
+        let ok = !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !ok {
+            return Err(self.err(Some(name.span()), field, format!("'{n}' is not a valid name (letters, digits, - _ .)")));
+        }
+        if !self.names.insert(n.clone()) {
+            return Err(self.err(Some(name.span()), field, format!("the name '{n}' is used twice; names must be unique")));
+        }
+        Ok(n.clone())
+    }
+
+    fn conninfo(&self, s: &Spanned<String>, field: String) -> Result<ConnInfo, FleetError> {
+        s.get_ref().parse().map_err(|e: crate::conninfo::ConnInfoError| self.err(Some(s.span()), field, e.to_string()))
+    }
+
+    fn url(&self, s: &Spanned<String>, field: String, schemes: &[&str]) -> Result<String, FleetError> {
+        let u = s.get_ref().trim();
+        let Some((scheme, rest)) = u.split_once("://") else {
+            return Err(self.err(Some(s.span()), field, format!("'{u}' is not a URL (expected {}://...)", schemes[0])));
+        };
+        if !schemes.contains(&scheme) {
+            return Err(self.err(Some(s.span()), field, format!("scheme '{scheme}' is not one of {}", schemes.join(", "))));
+        }
+        let authority = rest.split('/').next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err(self.err(
+                Some(s.span()),
+                field,
+                "credentials are written in the URL; secrets never live in the fleet file (use password_env)",
+            ));
+        }
+        if authority.is_empty() {
+            return Err(self.err(Some(s.span()), field, format!("'{u}' has no host")));
+        }
+        Ok(u.trim_end_matches('/').to_string())
+    }
+
+    fn check(mut self, raw: RawFleet) -> Result<Fleet, FleetError> {
+        let p = &raw.probe;
+        if p.timeout_ms == 0 || p.interval_ms == 0 || p.statements_every == 0 {
+            return Err(self.err(None, "probe".into(), "timeout_ms, interval_ms and statements_every must be positive"));
+        }
+        let t = &raw.thresholds;
+        if !(t.pool_active_ratio > 0.0 && t.pool_active_ratio <= 1.0) {
+            return Err(self.err(None, "thresholds.pool_active_ratio".into(), "must be in (0, 1]"));
+        }
+        let mut postgres = Vec::new();
+        for (i, r) in raw.postgres.iter().enumerate() {
+            postgres.push(PostgresEndpoint {
+                name: self.name(&r.name, format!("postgres[{i}].name"))?,
+                monitor: self.conninfo(&r.monitor, format!("postgres[{i}].monitor"))?,
+                action: r.action.as_ref().map(|a| self.conninfo(a, format!("postgres[{i}].action"))).transpose()?,
+            });
+        }
+        let mut pgbouncer = Vec::new();
+        for (i, r) in raw.pgbouncer.iter().enumerate() {
+            pgbouncer.push(PgBouncerEndpoint {
+                name: self.name(&r.name, format!("pgbouncer[{i}].name"))?,
+                admin: self.conninfo(&r.admin, format!("pgbouncer[{i}].admin"))?,
+                action: r.action.as_ref().map(|a| self.conninfo(a, format!("pgbouncer[{i}].action"))).transpose()?,
+            });
+        }
+        let mut redis = Vec::new();
+        for (i, r) in raw.redis.iter().enumerate() {
+            redis.push(RedisEndpoint {
+                name: self.name(&r.name, format!("redis[{i}].name"))?,
+                url: self.url(&r.url, format!("redis[{i}].url"), &["redis", "rediss"])?,
+                password_env: r.password_env.clone(),
+            });
+        }
+        let mut scrape = Vec::new();
+        for (i, r) in raw.scrape.iter().enumerate() {
+            scrape.push(ScrapeEndpoint {
+                name: self.name(&r.name, format!("scrape[{i}].name"))?,
+                url: self.url(&r.url, format!("scrape[{i}].url"), &["http", "https"])?,
+            });
+        }
+        let prometheus = match raw.prometheus {
+            Some(pr) => Some(PrometheusEndpoint {
+                url: self.url(&pr.url, "prometheus.url".into(), &["http", "https"])?,
+                timeout: Duration::from_millis(pr.timeout_ms.unwrap_or(2000)),
+                queries: AiQueries::from_raw(pr.queries),
+            }),
+            None => None,
+        };
+        if postgres.is_empty() && pgbouncer.is_empty() && redis.is_empty() && prometheus.is_none() && scrape.is_empty() {
+            return Err(self.err(None, "(file)".into(), "lists no endpoint: add [[postgres]], [[pgbouncer]], [[redis]], [[scrape]] or [prometheus]"));
+        }
+        let name = raw.name.unwrap_or_else(|| {
+            self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "fleet".into())
+        });
+        Ok(Fleet {
+            path: self.path.into(),
+            name,
+            probe: ProbeSettings {
+                timeout: Duration::from_millis(raw.probe.timeout_ms),
+                interval: Duration::from_millis(raw.probe.interval_ms),
+                statements_every: raw.probe.statements_every,
+                top_statements: raw.probe.top_statements,
+            },
+            thresholds: Thresholds {
+                replay_lag_bytes: t.replay_lag_bytes,
+                replay_lag_seconds: t.replay_lag_seconds,
+                slot_retained_bytes: t.slot_retained_bytes,
+                pool_maxwait_seconds: t.pool_maxwait_seconds,
+                pool_active_ratio: t.pool_active_ratio,
+            },
+            prometheus,
+            postgres,
+            pgbouncer,
+            redis,
+            scrape,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Fleet, FleetError> {
+        Fleet::parse(Path::new("f.toml"), text)
+    }
+
+    #[test]
+    fn a_minimal_file_gets_every_default() {
+        let f = parse("[[postgres]]\nname = \"a\"\nmonitor = \"host=h\"\n").unwrap();
+        assert_eq!(f.name, "f", "name defaults to the file stem");
+        assert_eq!(f.probe.timeout, Duration::from_millis(1000));
+        assert!(f.postgres[0].action.is_none(), "no action login = read-only node");
+    }
+
+    #[test]
+    fn errors_carry_file_line_field_and_reason() {
+        let e = parse("[[postgres]]\nname = \"a\"\nmonitor = \"host=h password=x\"\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (Some(3), "postgres[0].monitor"));
+        assert!(e.to_string().starts_with("f.toml:3: postgres[0].monitor: a password"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_names_are_refused_across_kinds() {
+        let e = parse("[[postgres]]\nname=\"x\"\nmonitor=\"host=h\"\n[[redis]]\nname=\"x\"\nurl=\"redis://h:1\"\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (Some(5), "redis[0].name"), "{e}");
+    }
+
+    #[test]
+    fn unknown_fields_are_syntax_errors_with_a_line() {
+        let e = parse("[[postgres]]\nname=\"x\"\nmonitr=\"host=h\"\n").unwrap_err();
+        assert_eq!(e.field, "(syntax)");
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.reason.contains("monitr"), "{e}");
+    }
+
+    #[test]
+    fn urls_with_credentials_or_wrong_scheme_are_refused() {
+        let e = parse("[[redis]]\nname=\"r\"\nurl=\"redis://:pw@h:1\"\n").unwrap_err();
+        assert!(e.reason.contains("credentials"), "{e}");
+        let e = parse("[prometheus]\nurl=\"ftp://h\"\n").unwrap_err();
+        assert!(e.reason.contains("scheme 'ftp'"), "{e}");
+    }
+
+    #[test]
+    fn an_empty_fleet_is_refused() {
+        assert!(parse("name = \"x\"\n").unwrap_err().reason.contains("no endpoint"));
+    }
+}

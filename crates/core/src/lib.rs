@@ -1,0 +1,11 @@
+//! FleetDeck's engine, kept free of any UI or Tauri dependency so that it can be
+//! tested headless against the lab and shared by the CLI, `serve` and the desktop.
+//!
+//! Data flows one way: a [`fleet::Fleet`] (the checked fleet file) names endpoints;
+//! probes read each endpoint concurrently, each under its own timeout; topology is
+//! discovered from what the nodes report; one snapshot comes out per refresh.
+#![deny(missing_docs)]
+
+pub mod conninfo;
+pub mod fleet;
+pub mod pgpass;

@@ -1,0 +1,192 @@
+//! Each incident produces its effect while staged, and `incident clear` removes it.
+
+use std::time::Duration;
+
+use fleetdeck_lab_tests::*;
+
+const STAGE: Duration = Duration::from_secs(45);
+
+async fn replay_gap_bytes(c: &tokio_postgres::Client) -> Option<f64> {
+    let r = c
+        .query_one(
+            "SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8",
+            &[],
+        )
+        .await
+        .ok()?;
+    r.get::<_, Option<f64>>(0)
+}
+
+#[tokio::test]
+async fn replica_lag_grows_while_replay_is_paused_and_returns_to_zero_after_clear() {
+    let fleet = fleet();
+    let guard = IncidentGuard::stage("replica-lag");
+    let pg2 = pg(&fleet, "pg2").await.unwrap();
+    let paused: bool = pg2.query_one("SELECT pg_is_wal_replay_paused()", &[]).await.unwrap().get(0);
+    assert!(paused, "replica-lag pauses replay on pg2");
+    let first = wait_until(STAGE, "pg2 receives WAL it does not replay", || async {
+        replay_gap_bytes(&pg2).await.filter(|&g| g > 0.0)
+    })
+    .await;
+    wait_until(STAGE, "pg2's replay gap keeps growing under the workload", || async {
+        replay_gap_bytes(&pg2).await.filter(|&g| g > first)
+    })
+    .await;
+    let pg0 = pg(&fleet, "pg0").await.unwrap();
+    let primary_view: f64 = pg0
+        .query_one(
+            "SELECT pg_wal_lsn_diff(sent_lsn, replay_lsn)::float8 FROM pg_stat_replication WHERE application_name = 'pg2'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(primary_view > 0.0, "the primary's walsender row must show pg2 behind on replay");
+    drop(guard);
+    wait_until(STAGE, "pg2's replay catches up after clear", || async {
+        replay_gap_bytes(&pg2).await.filter(|&g| g == 0.0)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pool_saturation_makes_clients_wait_on_the_primary_pool() {
+    let fleet = fleet();
+    let guard = IncidentGuard::stage("pool-saturation");
+    let admin = pgbouncer(&fleet, "pgb0").await;
+    let pool = wait_until(STAGE, "clients wait on pgb0", || async {
+        let p = show_pool(&admin, "chat").await;
+        (p["cl_waiting"].parse::<i64>().unwrap() > 0).then_some(p)
+    })
+    .await;
+    assert_eq!(pool["sv_active"], "4", "every server connection of the pool is busy: {pool:?}");
+    drop(guard);
+    wait_until(STAGE, "no client waits on pgb0 after clear", || async {
+        let p = show_pool(&admin, "chat").await;
+        (p["cl_waiting"] == "0").then_some(())
+    })
+    .await;
+    let pg0 = pg(&fleet, "pg0").await.unwrap();
+    let left: i64 = pg0
+        .query_one("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%lab pool-saturation%' AND pid <> pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "clear ends the burst's backends");
+}
+
+/// Hit ratio of redis0 over a short window, from the keyspace counters.
+async fn hit_ratio(fleet: &fleetdeck_core::fleet::Fleet, window: Duration) -> f64 {
+    let counters = |i: std::collections::HashMap<String, String>| -> (f64, f64) {
+        (i["keyspace_hits"].parse().unwrap(), i["keyspace_misses"].parse().unwrap())
+    };
+    let (h0, m0) = counters(redis_info(fleet, "redis0", "stats").await);
+    tokio::time::sleep(window).await;
+    let (h1, m1) = counters(redis_info(fleet, "redis0", "stats").await);
+    let lookups = (h1 - h0) + (m1 - m0);
+    assert!(lookups > 0.0, "the workload must be reading the cache");
+    (h1 - h0) / lookups
+}
+
+#[tokio::test]
+async fn cache_storm_collapses_the_hit_ratio_and_clear_lets_it_recover() {
+    let fleet = fleet();
+    let window = Duration::from_secs(4);
+    let before = hit_ratio(&fleet, window).await;
+    let guard = IncidentGuard::stage("cache-storm");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let during = hit_ratio(&fleet, window).await;
+    assert!(during < before / 2.0, "hit ratio must collapse: before {before:.2}, during {during:.2}");
+    drop(guard);
+    wait_until(STAGE, "the hit ratio recovers after clear", || {
+        let fleet = fleet.clone();
+        async move { (hit_ratio(&fleet, window).await > during * 2.0 + 0.05).then_some(()) }
+    })
+    .await;
+}
+
+const SLOW: &str = "SELECT coalesce(sum(calls), 0)::float8 FROM pg_stat_statements WHERE query LIKE '%FROM messages WHERE user_id%'";
+
+async fn slow_calls(fleet: &fleetdeck_core::fleet::Fleet) -> f64 {
+    let mut total = 0.0;
+    for node in ["pg1", "pg2", "pg3"] {
+        let c = pg(fleet, node).await.unwrap();
+        total += c.query_one(SLOW, &[]).await.unwrap().get::<_, f64>(0);
+    }
+    total
+}
+
+#[tokio::test]
+async fn slow_query_runs_a_seq_scan_on_the_replicas_until_cleared() {
+    let fleet = fleet();
+    let base = slow_calls(&fleet).await;
+    let guard = IncidentGuard::stage("slow-query");
+    wait_until(STAGE, "the slow query shows up in pg_stat_statements", || {
+        let fleet = fleet.clone();
+        async move { (slow_calls(&fleet).await >= base + 3.0).then_some(()) }
+    })
+    .await;
+    let pg1 = pg(&fleet, "pg1").await.unwrap();
+    let plan: Vec<String> = pg1
+        .query("EXPLAIN SELECT id, conversation_id, created_at FROM messages WHERE user_id = 42 ORDER BY created_at DESC LIMIT 20", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        plan.iter().any(|l| l.contains("Seq Scan on messages")),
+        "without an index on messages(user_id) the query must seq-scan:\n{}",
+        plan.join("\n")
+    );
+    drop(guard);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let settled = slow_calls(&fleet).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(slow_calls(&fleet).await, settled, "after clear no more slow queries are issued");
+}
+
+#[tokio::test]
+async fn replica_down_stops_the_leaf_and_clear_brings_it_back_streaming() {
+    let fleet = fleet();
+    let guard = IncidentGuard::stage("replica-down");
+    assert!(pg(&fleet, "pg3").await.is_err(), "pg3 must refuse connections while down");
+    let status = lab(&["status"]);
+    assert_eq!(status.status.code(), Some(3), "status exits 3 when something is down");
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.lines().any(|l| l.starts_with("pg3 ") && l.contains("stopped")), "{text}");
+    drop(guard);
+    let pg1 = pg(&fleet, "pg1").await.unwrap();
+    wait_until(STAGE, "pg3 streams from pg1 again", || async {
+        let n: i64 = pg1
+            .query_one("SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pg3' AND state = 'streaming'", &[])
+            .await
+            .ok()?
+            .get(0);
+        (n == 1).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn primary_down_leaves_replicas_in_recovery_and_clear_restores_the_topology() {
+    let fleet = fleet();
+    let guard = IncidentGuard::stage("primary-down");
+    assert!(pg(&fleet, "pg0").await.is_err(), "pg0 must refuse connections while down");
+    let pg1 = pg(&fleet, "pg1").await.unwrap();
+    let r: bool = pg1.query_one("SELECT pg_is_in_recovery()", &[]).await.unwrap().get(0);
+    assert!(r, "nothing promotes a replica on its own: the lab has no auto-failover");
+    drop(guard);
+    let pg0 = pg(&fleet, "pg0").await.expect("pg0 is back after clear");
+    let r: bool = pg0.query_one("SELECT pg_is_in_recovery()", &[]).await.unwrap().get(0);
+    assert!(!r, "pg0 is the primary again");
+    wait_until(STAGE, "pg1 and pg2 stream from pg0 again", || async {
+        let n: i64 = pg0
+            .query_one("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", &[])
+            .await
+            .ok()?
+            .get(0);
+        (n == 2).then_some(())
+    })
+    .await;
+}
