@@ -9,3 +9,4 @@
 pub mod conninfo;
 pub mod fleet;
 pub mod pgpass;
+pub mod snapshot;

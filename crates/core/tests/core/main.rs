@@ -1,0 +1,10 @@
+//! The core against the running lab (`lab/lab up`): every probe, the discovered
+//! topology and the snapshot, proven on real servers.
+//!
+//! Run with `--test-threads=1`: some tests stage lab incidents.
+
+mod common;
+mod pgbouncer;
+mod prometheus;
+mod redis;
+mod scrape;
