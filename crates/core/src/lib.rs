@@ -6,7 +6,12 @@
 //! discovered from what the nodes report; one snapshot comes out per refresh.
 #![deny(missing_docs)]
 
+pub mod anomaly;
 pub mod conninfo;
+pub mod explain;
 pub mod fleet;
 pub mod pgpass;
+pub mod probe;
+pub mod refresh;
 pub mod snapshot;
+pub mod topology;

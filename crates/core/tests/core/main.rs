@@ -7,4 +7,5 @@ mod common;
 mod pgbouncer;
 mod prometheus;
 mod redis;
+mod refresh;
 mod scrape;

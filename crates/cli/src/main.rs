@@ -1,0 +1,257 @@
+//! `fleetdeck`: the engine from a terminal, for scripts and for an on-call
+//! engineer on SSH when the desktop is not at hand. Every command takes the
+//! same fleet file; a bad one exits 2 with the file, line, field and reason.
+
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand, ValueEnum};
+use fleetdeck_core::explain::{self, Target};
+use fleetdeck_core::fleet::Fleet;
+use fleetdeck_core::probe::pgconn;
+use fleetdeck_core::probe::postgres::PostgresProbe;
+use fleetdeck_core::refresh::Engine;
+
+#[derive(Parser)]
+#[command(name = "fleetdeck", version, about = "On-call console for a PostgreSQL + PgBouncer + Redis + AI-serving fleet")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One refresh of the whole fleet.
+    Snapshot {
+        /// Fleet file.
+        #[arg(long)]
+        fleet: PathBuf,
+        /// Print the snapshot as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Exit 1 when the snapshot holds any anomaly.
+        #[arg(long)]
+        fail_on_anomaly: bool,
+    },
+    /// The replication tree, lag on each edge.
+    Topology {
+        /// Fleet file.
+        #[arg(long)]
+        fleet: PathBuf,
+    },
+    /// A live terminal view, refreshed every probe interval (1 s by default).
+    Watch {
+        /// Fleet file.
+        #[arg(long)]
+        fleet: PathBuf,
+        /// Stop after this many refreshes (default: until Ctrl-C).
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// pg_stat_statements top-N of one node.
+    TopQueries {
+        /// Fleet file.
+        #[arg(long)]
+        fleet: PathBuf,
+        /// Node name.
+        #[arg(long)]
+        node: String,
+        /// Sort by.
+        #[arg(long, value_enum, default_value_t = SortBy::Total)]
+        sort: SortBy,
+        /// Rows.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// EXPLAIN (FORMAT JSON) a statement on one node; ANALYZE only on a replica, rolled back.
+    Explain {
+        /// Fleet file.
+        #[arg(long)]
+        fleet: PathBuf,
+        /// Node name.
+        #[arg(long)]
+        node: String,
+        /// A pg_stat_statements queryid.
+        #[arg(long, conflicts_with = "sql", required_unless_present = "sql")]
+        query_id: Option<String>,
+        /// SQL text (one statement).
+        #[arg(long)]
+        sql: Option<String>,
+        /// Run it (EXPLAIN ANALYZE): replicas only, in a rolled-back read-only transaction.
+        #[arg(long)]
+        analyze: bool,
+        /// Statement timeout for the EXPLAIN, ms.
+        #[arg(long, default_value_t = 5000)]
+        timeout_ms: u64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Parse one Prometheus exposition endpoint.
+    Scrape {
+        /// URL of the /metrics endpoint.
+        url: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        /// Timeout, ms.
+        #[arg(long, default_value_t = 5000)]
+        timeout_ms: u64,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SortBy {
+    Total,
+    Mean,
+    Calls,
+}
+
+fn load(path: &std::path::Path) -> Result<Fleet, ExitCode> {
+    Fleet::load(path).map_err(|e| {
+        eprintln!("fleetdeck: bad fleet file: {e}");
+        ExitCode::from(2)
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("fleetdeck: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Snapshot { fleet, json, fail_on_anomaly } => {
+            let fleet = match load(&fleet) {
+                Ok(f) => f,
+                Err(code) => return Ok(code),
+            };
+            let snap = Engine::new(fleet).refresh().await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&snap)?);
+            } else {
+                print!("{}", render::screen(&snap));
+            }
+            Ok(if fail_on_anomaly && !snap.anomalies.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Command::Topology { fleet } => {
+            let fleet = match load(&fleet) {
+                Ok(f) => f,
+                Err(code) => return Ok(code),
+            };
+            let snap = Engine::new(fleet).refresh().await;
+            print!("{}", render::topology(&snap));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Watch { fleet, count } => {
+            let fleet = match load(&fleet) {
+                Ok(f) => f,
+                Err(code) => return Ok(code),
+            };
+            let interval = fleet.probe.interval;
+            let mut engine = Engine::new(fleet);
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut n = 0;
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+                }
+                let snap = engine.refresh().await;
+                // Home + clear: redraw in place.
+                print!("\x1b[H\x1b[2J{}", render::screen(&snap));
+                n += 1;
+                if count.is_some_and(|c| n >= c) {
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+        }
+        Command::TopQueries { fleet, node, sort, limit, json } => {
+            let fleet = match load(&fleet) {
+                Ok(f) => f,
+                Err(code) => return Ok(code),
+            };
+            let endpoint = find_node(&fleet, &node)?;
+            let mut probe = PostgresProbe::new(endpoint.clone());
+            let reading = probe.read(Duration::from_secs(10), Some(limit)).await.with_context(|| format!("reading {node}"))?;
+            let mut top = match reading.statements {
+                Some(Ok(top)) => top,
+                Some(Err(e)) => bail!("pg_stat_statements on {node}: {e}"),
+                None => bail!("pg_stat_statements was not read on {node}"),
+            };
+            match sort {
+                SortBy::Total => top.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms)),
+                SortBy::Mean => top.sort_by(|a, b| b.mean_ms.total_cmp(&a.mean_ms)),
+                SortBy::Calls => top.sort_by(|a, b| b.calls.cmp(&a.calls)),
+            }
+            top.truncate(limit as usize);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&top)?);
+            } else {
+                print!("{}", render::statements(&node, &top));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain { fleet, node, query_id, sql, analyze, timeout_ms, json } => {
+            let fleet = match load(&fleet) {
+                Ok(f) => f,
+                Err(code) => return Ok(code),
+            };
+            let endpoint = find_node(&fleet, &node)?;
+            let target = match (query_id, sql) {
+                (Some(id), _) => Target::QueryId(id),
+                (None, Some(sql)) => Target::Sql(sql),
+                (None, None) => bail!("give --query-id or --sql"),
+            };
+            // Refuse multi-statement SQL before connecting anywhere.
+            if let Target::Sql(sql) = &target {
+                explain::single_statement(sql)?;
+            }
+            let (mut client, _) = pgconn::connect(&endpoint.monitor, "fleetdeck-explain", Duration::from_secs(10))
+                .await
+                .with_context(|| format!("connecting to {node}"))?;
+            let timeout = Duration::from_millis(timeout_ms);
+            let plan = explain::explain(&mut client, &node, target, analyze, timeout).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&plan)?);
+            } else {
+                print!("{}", render::plan(&plan));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Scrape { url, json, timeout_ms } => {
+            let http = reqwest::Client::new();
+            let parsed = fleetdeck_core::probe::scrape::scrape(&http, &url, Duration::from_millis(timeout_ms))
+                .await
+                .with_context(|| format!("scraping {url}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&render::scrape_json(&parsed))?);
+            } else {
+                print!("{}", render::scrape_text(&parsed));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn find_node<'a>(fleet: &'a Fleet, name: &str) -> anyhow::Result<&'a fleetdeck_core::fleet::PostgresEndpoint> {
+    fleet.postgres.iter().find(|p| p.name == name).with_context(|| {
+        let names: Vec<&str> = fleet.postgres.iter().map(|p| p.name.as_str()).collect();
+        format!("no PostgreSQL node '{name}' in {} (nodes: {})", fleet.path.display(), names.join(", "))
+    })
+}

@@ -1,0 +1,198 @@
+//! The refresh cycle: every endpoint of the fleet read concurrently, each under
+//! its own timeout, assembled into one [`Snapshot`]. A node that does not answer
+//! is marked unreachable in that snapshot; it never delays the others by more
+//! than its own timeout, since all reads run at once.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+
+use crate::fleet::Fleet;
+use crate::probe::pgbouncer::{self, PgBouncerProbe};
+use crate::probe::postgres::PostgresProbe;
+use crate::probe::prometheus::PrometheusClient;
+use crate::probe::redis::{self as redis_probe, RedisProbe};
+use crate::probe::{scrape, ProbeError};
+use crate::snapshot::{Ai, NodeStatements, Pooler, Snapshot};
+use crate::topology::{self, EdgeLimits, NodeResult};
+
+/// Keeps every probe (and so every connection) between refreshes.
+pub struct Engine {
+    fleet: Fleet,
+    postgres: Vec<PostgresProbe>,
+    pgbouncers: Vec<PgBouncerProbe>,
+    redis: Vec<RedisProbe>,
+    prometheus: Option<PrometheusClient>,
+    http: reqwest::Client,
+    seq: u64,
+    cache_counters: HashMap<String, (u64, u64)>,
+    statements: HashMap<String, NodeStatements>,
+}
+
+fn elapsed_ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Runs `f` under `timeout` (plus a small grace for the probe's own), mapping
+/// expiry to [`ProbeError::Timeout`] and timing it.
+async fn timed<T>(timeout: Duration, f: impl std::future::Future<Output = Result<T, ProbeError>>) -> (Result<T, ProbeError>, f64) {
+    let start = Instant::now();
+    let r = tokio::time::timeout(timeout + Duration::from_millis(50), f)
+        .await
+        .unwrap_or(Err(ProbeError::Timeout(timeout)));
+    (r, elapsed_ms(start))
+}
+
+impl Engine {
+    /// Builds probes for every endpoint of `fleet`; nothing connects until the first refresh.
+    pub fn new(fleet: Fleet) -> Self {
+        Self {
+            postgres: fleet.postgres.iter().cloned().map(PostgresProbe::new).collect(),
+            pgbouncers: fleet.pgbouncer.iter().cloned().map(PgBouncerProbe::new).collect(),
+            redis: fleet.redis.iter().cloned().map(RedisProbe::new).collect(),
+            prometheus: fleet.prometheus.clone().map(PrometheusClient::new),
+            http: reqwest::Client::new(),
+            seq: 0,
+            cache_counters: HashMap::new(),
+            statements: HashMap::new(),
+            fleet,
+        }
+    }
+
+    /// The fleet being watched.
+    pub fn fleet(&self) -> &Fleet {
+        &self.fleet
+    }
+
+    /// The Prometheus client, when the fleet has one (for range queries).
+    pub fn prometheus(&self) -> Option<&PrometheusClient> {
+        self.prometheus.as_ref()
+    }
+
+    /// One refresh of the whole fleet.
+    pub async fn refresh(&mut self) -> Snapshot {
+        let started = Instant::now();
+        let taken_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let timeout = self.fleet.probe.timeout;
+        let read_statements = self.seq % u64::from(self.fleet.probe.statements_every) == 0;
+        let limit = read_statements.then_some(self.fleet.probe.top_statements);
+
+        let pg = join_all(self.postgres.iter_mut().map(|p| timed(timeout, p.read(timeout, limit))));
+        let pgb = join_all(self.pgbouncers.iter_mut().map(|p| timed(timeout, p.read(timeout))));
+        let rd = join_all(self.redis.iter_mut().map(|p| timed(timeout, p.read(timeout))));
+        let http = &self.http;
+        let sc = join_all(self.fleet.scrape.iter().map(|e| scrape::scrape(http, &e.url, timeout)));
+        let prom = async {
+            match &self.prometheus {
+                None => (Ai::default(), Ok(Vec::new()), Ok(Vec::new())),
+                Some(p) => tokio::join!(p.ai(), p.alerts(), p.targets()),
+            }
+        };
+        let (pg, pgb, rd, sc, (ai, alerts, targets)) = tokio::join!(pg, pgb, rd, sc, prom);
+
+        let results: Vec<NodeResult<'_>> = self
+            .postgres
+            .iter()
+            .zip(&pg)
+            .map(|(p, (r, ms))| NodeResult { name: p.name(), address: p.address(), probe_ms: *ms, reading: r })
+            .collect();
+        let limits = EdgeLimits {
+            lag_bytes: self.fleet.thresholds.replay_lag_bytes,
+            lag_seconds: self.fleet.thresholds.replay_lag_seconds,
+        };
+        let (nodes, edges) = topology::discover(&results, limits);
+        for (p, (r, _)) in self.postgres.iter().zip(&pg) {
+            if let Ok(Some(Ok(top))) = r.as_ref().map(|r| r.statements.clone()) {
+                let entry = NodeStatements { node: p.name().to_string(), read_at: taken_at.clone(), top };
+                self.statements.insert(p.name().to_string(), entry);
+            }
+        }
+
+        let mut pools = Vec::new();
+        let mut poolers = Vec::new();
+        for (probe, (r, _)) in self.pgbouncers.iter().zip(&pgb) {
+            let endpoint = self.fleet.pgbouncer.iter().find(|e| e.name == probe.name()).expect("probe of fleet");
+            let address = crate::probe::pgconn::config(&endpoint.admin, "fleetdeck")
+                .map(|(_, r)| r.address())
+                .unwrap_or_else(|_| "?".into());
+            match r {
+                Ok(reading) => {
+                    pools.extend(pgbouncer::pools(probe.name(), reading, &self.fleet.thresholds));
+                    poolers.push(Pooler {
+                        name: probe.name().to_string(),
+                        address: reading.address.clone(),
+                        reachable: true,
+                        error: None,
+                        node: fronted_node(reading, &nodes),
+                        stats: reading.stats.clone(),
+                    });
+                }
+                Err(e) => poolers.push(Pooler {
+                    name: probe.name().to_string(),
+                    address,
+                    reachable: false,
+                    error: Some(e.to_string()),
+                    node: None,
+                    stats: Vec::new(),
+                }),
+            }
+        }
+
+        let redis_results: Vec<_> =
+            self.fleet.redis.iter().cloned().zip(rd.into_iter().map(|(r, _)| r)).collect();
+        let caches = redis_probe::caches(&redis_results, &mut self.cache_counters);
+        let scrapes = self.fleet.scrape.iter().zip(&sc).map(|(e, r)| scrape::summary(e, r)).collect();
+
+        let mut ai = ai;
+        let alerts = alerts.unwrap_or_else(|e| {
+            ai.errors.push(format!("alerts: {e}"));
+            Vec::new()
+        });
+        let targets = targets.unwrap_or_else(|e| {
+            ai.errors.push(format!("targets: {e}"));
+            Vec::new()
+        });
+        let mut statements: Vec<NodeStatements> = self
+            .fleet
+            .postgres
+            .iter()
+            .filter_map(|p| self.statements.get(&p.name).cloned())
+            .collect();
+        statements.sort_by(|a, b| a.node.cmp(&b.node));
+
+        let mut snap = Snapshot {
+            fleet: self.fleet.name.clone(),
+            taken_at,
+            refresh_ms: 0.0,
+            seq: self.seq,
+            nodes,
+            edges,
+            poolers,
+            pools,
+            caches,
+            ai,
+            alerts,
+            targets,
+            scrapes,
+            statements,
+            anomalies: Vec::new(),
+        };
+        snap.anomalies = crate::anomaly::detect(&snap, &self.fleet.thresholds);
+        snap.refresh_ms = elapsed_ms(started);
+        self.seq += 1;
+        snap
+    }
+}
+
+/// The PostgreSQL node a PgBouncer's databases point at, matched by host:port.
+fn fronted_node(reading: &pgbouncer::PgBouncerReading, nodes: &[crate::snapshot::Node]) -> Option<String> {
+    reading.databases.iter().filter(|d| d.name != "pgbouncer").find_map(|d| {
+        let (host, port) = (d.host.as_deref()?, d.port?);
+        nodes.iter().find_map(|n| {
+            let (h, p) = n.address.rsplit_once(':')?;
+            let loopback = |x: &str| x == "localhost" || x.starts_with("127.");
+            (p.parse::<u16>().ok()? == port && (h == host || (loopback(h) && loopback(host)))).then(|| n.name.clone())
+        })
+    })
+}
