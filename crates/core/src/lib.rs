@@ -8,6 +8,7 @@
 
 pub mod anomaly;
 pub mod conninfo;
+pub mod contract;
 pub mod explain;
 pub mod fleet;
 pub mod pgpass;

@@ -162,23 +162,3 @@ async fn a_200_that_is_not_json_is_malformed() {
         "a login page where the API should be is Malformed, with the body quoted: {result:?}"
     );
 }
-
-#[tokio::test]
-async fn zz_dump() {
-    let fleet = lab_fleet();
-    let ai = PrometheusClient::new(lab_prometheus()).ai().await;
-    eprintln!("AI {ai:#?}");
-    let alerts = PrometheusClient::new(lab_prometheus()).alerts().await;
-    eprintln!("ALERTS {alerts:?}");
-    let mut p = fleetdeck_core::probe::pgbouncer::PgBouncerProbe::new(fleet.pgbouncer[0].clone());
-    let r = p.read(Duration::from_secs(2)).await.unwrap();
-    eprintln!("PGB {r:#?}");
-    eprintln!("POOLS {:#?}", fleetdeck_core::probe::pgbouncer::pools("pgb0", &r, &fleet.thresholds));
-    let mut rs = Vec::new();
-    for e in &fleet.redis { rs.push((e.clone(), fleetdeck_core::probe::redis::RedisProbe::new(e.clone()).read(Duration::from_secs(1)).await)); }
-    let mut prev = std::collections::HashMap::new();
-    eprintln!("CACHES {:#?}", fleetdeck_core::probe::redis::caches(&rs, &mut prev));
-    let t0 = Instant::now();
-    let r = PrometheusClient::new(lab_prometheus()).range("sum(up)", now()-86400.0, now(), Duration::from_secs(1)).await.unwrap();
-    eprintln!("RANGE24h {} points first {:?} in {:?}", r[0].points.len(), r[0].points.first(), t0.elapsed());
-}
