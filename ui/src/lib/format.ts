@@ -1,0 +1,64 @@
+// Number formatting for a console read at a glance: few digits, units always.
+
+export const DASH = '—';
+
+export function bytes(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return DASH;
+  const abs = Math.abs(v);
+  if (abs < 1024) return `${Math.round(v)} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let x = v / 1024;
+  let i = 0;
+  while (Math.abs(x) >= 1024 && i < units.length - 1) {
+    x /= 1024;
+    i++;
+  }
+  return `${x.toFixed(Math.abs(x) < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+export function seconds(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return DASH;
+  const abs = Math.abs(v);
+  if (abs === 0) return '0 s';
+  if (abs < 0.001) return `${(v * 1e6).toFixed(0)} µs`;
+  if (abs < 1) return `${(v * 1000).toFixed(abs < 0.01 ? 1 : 0)} ms`;
+  if (abs < 60) return `${v.toFixed(abs < 10 ? 2 : 1)} s`;
+  if (abs < 3600) return `${Math.floor(v / 60)} min ${Math.round(v % 60)} s`;
+  return `${Math.floor(v / 3600)} h ${Math.round((v % 3600) / 60)} min`;
+}
+
+export function ms(v: number | null | undefined): string {
+  return v === null || v === undefined ? DASH : seconds(v / 1000);
+}
+
+export function pct(v: number | null | undefined, digits = 1): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return DASH;
+  return `${(v * 100).toFixed(digits)} %`;
+}
+
+/** 1234 → "1.2k", 0.5 → "0.5", 12 → "12". */
+export function num(v: number | null | undefined, digits = 1): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return DASH;
+  const abs = Math.abs(v);
+  if (abs >= 1e9) return `${(v / 1e9).toFixed(digits)}G`;
+  if (abs >= 1e6) return `${(v / 1e6).toFixed(digits)}M`;
+  if (abs >= 1e4) return `${(v / 1e3).toFixed(digits)}k`;
+  if (abs >= 100 || Number.isInteger(v)) return `${Math.round(v)}`;
+  return v.toFixed(abs < 1 ? 2 : digits);
+}
+
+export function rate(v: number | null | undefined, unit = '/s'): string {
+  return v === null || v === undefined ? DASH : `${num(v)}${unit}`;
+}
+
+/** Age of an RFC 3339 instant relative to `now` (ms). */
+export function age(iso: string | null | undefined, now: number): string {
+  if (!iso) return DASH;
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return DASH;
+  return seconds(Math.max(0, (now - t) / 1000));
+}
+
+export function lag(bytesV: number | null | undefined, secondsV: number | null | undefined): string {
+  return `${bytes(bytesV)} · ${seconds(secondsV)}`;
+}
