@@ -27,7 +27,14 @@ step "build"
 cargo build --workspace --all-targets --locked
 
 step "unit and parser tests"
-cargo test --workspace --locked --exclude fleetdeck-lab-tests
+cargo test --workspace --locked --lib --bins
+cargo test --locked -p fleetdeck-exposition -p fleetdeck-chatload --tests
+
+step "generated TypeScript contract is current"
+cargo test --locked -p fleetdeck-core --lib export_bindings >/dev/null
+git diff --exit-code -- ui/src/generated || { echo "ui/src/generated is stale: commit the regenerated files"; exit 1; }
+untracked=$(git ls-files --others --exclude-standard -- ui/src/generated)
+[ -z "$untracked" ] || { echo "ui/src/generated has new files not committed: $untracked"; exit 1; }
 
 step "lab: fresh start"
 lab/lab down --purge
@@ -37,6 +44,8 @@ lab/lab up
 step "tests against the lab"
 # Serial: incidents change state every test shares.
 cargo test --locked -p fleetdeck-lab-tests --test lab -- --test-threads=1
+cargo test --locked -p fleetdeck-core --test core -- --test-threads=1
+cargo test --locked -p fleetdeck-cli --test cli -- --test-threads=1
 
 step "lab: down leaves nothing behind"
 cargo test --locked -p fleetdeck-lab-tests --test down
