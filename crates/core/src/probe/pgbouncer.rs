@@ -111,6 +111,11 @@ impl PgBouncerProbe {
     /// (connecting first if needed). Any failure drops the connection — after a
     /// timeout its protocol state is unknown — and starts the backoff.
     pub async fn read(&mut self, timeout: Duration) -> Result<PgBouncerReading, ProbeError> {
+        // A connection the server already closed (PgBouncer restarted, client_idle_timeout)
+        // is known dead before we use it: replace it now instead of failing this refresh.
+        if self.client.as_ref().is_some_and(Client::is_closed) {
+            self.client = None;
+        }
         if self.client.is_none() {
             self.backoff.check()?;
         }
@@ -161,10 +166,10 @@ struct ShowTable {
 }
 
 async fn show(client: &Client, command: &str) -> Result<ShowTable, ProbeError> {
-    let messages = client.simple_query(command).await.map_err(|e| ProbeError::Query {
-        what: command.to_string(),
-        reason: super::pgconn::error_text(&e),
-    })?;
+    let messages = client
+        .simple_query(command)
+        .await
+        .map_err(|e| ProbeError::Query { what: command.to_string(), reason: super::pgconn::error_text(&e) })?;
     let mut table = ShowTable { command: command.to_string(), ..ShowTable::default() };
     for message in messages {
         match message {
@@ -443,8 +448,32 @@ mod tests {
     fn show_pools_columns_are_found_by_name_in_any_order() {
         let t = table(
             "SHOW POOLS",
-            &["pool_mode", "maxwait_us", "maxwait", "sv_used", "sv_idle", "sv_active", "cl_waiting", "cl_active", "user", "database", "sv_login"],
-            &[&[Some("transaction"), Some("500000"), Some("2"), Some("0"), Some("1"), Some("3"), Some("5"), Some("4"), Some("chat_app"), Some("chat"), Some("0")]],
+            &[
+                "pool_mode",
+                "maxwait_us",
+                "maxwait",
+                "sv_used",
+                "sv_idle",
+                "sv_active",
+                "cl_waiting",
+                "cl_active",
+                "user",
+                "database",
+                "sv_login",
+            ],
+            &[&[
+                Some("transaction"),
+                Some("500000"),
+                Some("2"),
+                Some("0"),
+                Some("1"),
+                Some("3"),
+                Some("5"),
+                Some("4"),
+                Some("chat_app"),
+                Some("chat"),
+                Some("0"),
+            ]],
         );
         let rows = pool_rows(&t).unwrap();
         assert_eq!(rows[0].maxwait_seconds, 2.5, "maxwait + maxwait_us / 1e6");
@@ -454,7 +483,9 @@ mod tests {
     #[test]
     fn a_missing_or_bad_column_is_malformed_and_named() {
         let t = table("SHOW POOLS", &["database", "user"], &[&[Some("chat"), Some("u")]]);
-        let Err(ProbeError::Malformed { what, reason }) = pool_rows(&t) else { panic!("a missing column must be Malformed") };
+        let Err(ProbeError::Malformed { what, reason }) = pool_rows(&t) else {
+            panic!("a missing column must be Malformed")
+        };
         assert_eq!(what, "SHOW POOLS");
         assert!(reason.contains("no column 'cl_active'"), "the reason names the column: {reason}");
 
@@ -463,7 +494,9 @@ mod tests {
             &["database", "avg_xact_count", "avg_query_count", "avg_wait_time"],
             &[&[Some("chat"), Some("lots"), Some("1"), Some("1")]],
         );
-        let Err(ProbeError::Malformed { reason, .. }) = stats_rows(&t) else { panic!("a non-number must be Malformed") };
+        let Err(ProbeError::Malformed { reason, .. }) = stats_rows(&t) else {
+            panic!("a non-number must be Malformed")
+        };
         assert!(reason.contains("'avg_xact_count' is 'lots'"), "{reason}");
     }
 
@@ -487,7 +520,15 @@ mod tests {
             &cols,
             &[
                 &[Some("chat"), Some("127.0.0.1"), Some("16000"), Some("chat"), None, Some("4"), None],
-                &[Some("pgbouncer"), None, Some("16400"), Some("pgbouncer"), Some("pgbouncer"), Some("2"), Some("statement")],
+                &[
+                    Some("pgbouncer"),
+                    None,
+                    Some("16400"),
+                    Some("pgbouncer"),
+                    Some("pgbouncer"),
+                    Some("2"),
+                    Some("statement"),
+                ],
             ],
         );
         let d = database_rows(&t).unwrap();

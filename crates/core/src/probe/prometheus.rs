@@ -29,7 +29,7 @@ const MAX_POINTS: f64 = 11_000.0;
 #[derive(Debug, Clone)]
 pub struct PrometheusClient {
     endpoint: PrometheusEndpoint,
-    http: reqwest::Client,
+    http: Result<reqwest::Client, String>,
 }
 
 /// One sample of an instant vector (or the single value of a scalar result, with no labels).
@@ -54,19 +54,20 @@ impl PrometheusClient {
     /// A client for `endpoint`, with its own HTTP client whose every request is
     /// bounded by `endpoint.timeout`.
     pub fn new(endpoint: PrometheusEndpoint) -> Self {
-        // Building only fails when the TLS backend cannot initialise; the default
-        // client then still works, and every request keeps its own timeout below.
+        // Building fails only when the TLS backend cannot initialise. `Client::new` would
+        // panic then; instead every request reports it, so one bad panel never takes the
+        // console down.
         let http = reqwest::Client::builder()
             .timeout(endpoint.timeout)
             .connect_timeout(endpoint.timeout)
             .build()
-            .unwrap_or_default();
-        Self::with_client(endpoint, http)
+            .map_err(|e| format!("cannot build an HTTP client: {e}"));
+        Self { endpoint, http }
     }
 
     /// A client for `endpoint` sharing an existing HTTP client (and its connection pool).
     pub fn with_client(endpoint: PrometheusEndpoint, http: reqwest::Client) -> Self {
-        Self { endpoint, http }
+        Self { endpoint, http: Ok(http) }
     }
 
     /// The endpoint this client reads.
@@ -85,7 +86,13 @@ impl PrometheusClient {
 
     /// `/api/v1/query_range` from `start` to `end` (unix seconds) with the step
     /// [`step_for`] picks, never below `min_step`.
-    pub async fn range(&self, promql: &str, start: f64, end: f64, min_step: Duration) -> Result<Vec<Series>, ProbeError> {
+    pub async fn range(
+        &self,
+        promql: &str,
+        start: f64,
+        end: f64,
+        min_step: Duration,
+    ) -> Result<Vec<Series>, ProbeError> {
         let step = step_for(end - start, min_step);
         let what = format!("query_range {promql}");
         let params = [
@@ -159,9 +166,12 @@ impl PrometheusClient {
     async fn get(&self, path: &str, params: &[(&str, String)], what: &str) -> Result<Value, ProbeError> {
         let timeout = self.endpoint.timeout;
         let url = format!("{}{path}", self.endpoint.url);
+        let http = self
+            .http
+            .as_ref()
+            .map_err(|reason| ProbeError::Connect { address: self.endpoint.url.clone(), reason: reason.clone() })?;
         let fetch = async {
-            let response = self
-                .http
+            let response = http
                 .get(&url)
                 .query(params)
                 .timeout(timeout)
@@ -268,10 +278,9 @@ fn query_data(data: Value) -> Result<QueryData, String> {
 
 fn decode_instant(data: Value) -> Result<Vec<VectorSample>, String> {
     match query_data(data)? {
-        QueryData::Vector(items) => items
-            .into_iter()
-            .map(|i| Ok(VectorSample { labels: i.metric, value: parse_value(&i.value.1)? }))
-            .collect(),
+        QueryData::Vector(items) => {
+            items.into_iter().map(|i| Ok(VectorSample { labels: i.metric, value: parse_value(&i.value.1)? })).collect()
+        }
         QueryData::Scalar((_, v)) => Ok(vec![VectorSample { labels: BTreeMap::new(), value: parse_value(&v)? }]),
         QueryData::Matrix(_) => Err("a range vector (matrix) where an instant vector or scalar was expected".into()),
         QueryData::String(_) => Err("a string where an instant vector or scalar was expected".into()),
@@ -312,7 +321,11 @@ fn decode_alerts(data: Value) -> Result<Vec<Alert>, String> {
     data.alerts
         .into_iter()
         .map(|a| {
-            let name = a.labels.get("alertname").cloned().ok_or_else(|| format!("an alert without alertname: {:?}", a.labels))?;
+            let name = a
+                .labels
+                .get("alertname")
+                .cloned()
+                .ok_or_else(|| format!("an alert without alertname: {:?}", a.labels))?;
             Ok(Alert {
                 name,
                 state: a.state,
@@ -517,8 +530,13 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(alerts[0].name, "PostgresDown");
-        assert_eq!((alerts[0].severity.as_deref(), alerts[0].summary.as_deref()), (Some("critical"), Some("cannot reach pg3")));
-        assert!(decode_alerts(json(r#"{"alerts":[{"labels":{},"state":"firing"}]}"#)).unwrap_err().contains("alertname"));
+        assert_eq!(
+            (alerts[0].severity.as_deref(), alerts[0].summary.as_deref()),
+            (Some("critical"), Some("cannot reach pg3"))
+        );
+        assert!(decode_alerts(json(r#"{"alerts":[{"labels":{},"state":"firing"}]}"#))
+            .unwrap_err()
+            .contains("alertname"));
 
         let targets = decode_targets(json(
             r#"{"activeTargets":[{"labels":{"job":"redis"},"scrapePool":"redis","scrapeUrl":"http://h/metrics","health":"up","lastError":""}],"droppedTargets":[]}"#,

@@ -286,7 +286,9 @@ pub fn caches(
     previous: &mut HashMap<String, (u64, u64)>,
 ) -> Vec<Cache> {
     let by_address = |host: &str, port: u16| {
-        readings.iter().find(|(e, _)| url_address(&e.url).is_some_and(|(h, p)| p == port && h.eq_ignore_ascii_case(host)))
+        readings
+            .iter()
+            .find(|(e, _)| url_address(&e.url).is_some_and(|(h, p)| p == port && h.eq_ignore_ascii_case(host)))
     };
     readings
         .iter()
@@ -457,13 +459,15 @@ mod tests {
     #[test]
     fn hit_ratio_is_measured_since_the_previous_reading() {
         let mut previous = HashMap::new();
-        let first = [(endpoint("redis0", 17000), Ok(with(MASTER, |r| (r.keyspace_hits, r.keyspace_misses) = (90, 10))))];
+        let first =
+            [(endpoint("redis0", 17000), Ok(with(MASTER, |r| (r.keyspace_hits, r.keyspace_misses) = (90, 10))))];
         let c = caches(&first, &mut previous);
         assert_eq!(c[0].hit_ratio, Some(0.9), "the first reading falls back to the lifetime ratio");
         assert_eq!(previous["redis0"], (90, 10), "caches() records this reading for the next refresh");
 
         // A miss storm: 10 hits and 90 misses since the previous refresh.
-        let second = [(endpoint("redis0", 17000), Ok(with(MASTER, |r| (r.keyspace_hits, r.keyspace_misses) = (100, 100))))];
+        let second =
+            [(endpoint("redis0", 17000), Ok(with(MASTER, |r| (r.keyspace_hits, r.keyspace_misses) = (100, 100))))];
         let c = caches(&second, &mut previous);
         assert_eq!(c[0].hit_ratio, Some(0.1), "the interval ratio shows the storm");
         assert_eq!(c[0].hit_ratio_lifetime, Some(0.5), "while the lifetime ratio hides it");
@@ -471,7 +475,8 @@ mod tests {
         let idle = caches(&second, &mut previous);
         assert_eq!(idle[0].hit_ratio, None, "no lookups since the previous reading: no ratio");
 
-        let restarted = [(endpoint("redis0", 17000), Ok(with(MASTER, |r| (r.keyspace_hits, r.keyspace_misses) = (3, 1))))];
+        let restarted =
+            [(endpoint("redis0", 17000), Ok(with(MASTER, |r| (r.keyspace_hits, r.keyspace_misses) = (3, 1))))];
         assert_eq!(caches(&restarted, &mut previous)[0].hit_ratio, Some(0.75), "counters going backwards = restart");
     }
 }

@@ -81,7 +81,11 @@ impl Relay {
     }
 }
 
-async fn pump(mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp::OwnedWriteHalf, mut frozen: watch::Receiver<bool>) {
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut frozen: watch::Receiver<bool>,
+) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buf).await {
@@ -102,6 +106,14 @@ pub fn assert_on_time(what: &str, elapsed: Duration, timeout: Duration) {
         elapsed < timeout + Duration::from_millis(500),
         "{what} took {elapsed:?}: a probe must enforce its own timeout ({timeout:?})"
     );
+}
+
+/// Awaits `probe_call`, failing the test (instead of hanging it) when the probe
+/// does not give up by itself well after its `timeout`.
+pub async fn guarded<T>(timeout: Duration, probe_call: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(timeout * 10, probe_call)
+        .await
+        .unwrap_or_else(|_| panic!("the probe ignored its {timeout:?} timeout: a hung server would stall the refresh"))
 }
 
 /// A copy of the lab's pgb0 endpoint pointed at another port.
@@ -180,7 +192,7 @@ async fn a_pooler_that_stops_answering_times_out_and_is_reconnected_after_backof
     relay.freeze();
     let timeout = Duration::from_millis(300);
     let started = Instant::now();
-    let result = probe.read(timeout).await;
+    let result = guarded(timeout, probe.read(timeout)).await;
     assert!(matches!(result, Err(ProbeError::Timeout(t)) if t == timeout), "a hung pooler is a Timeout: {result:?}");
     assert_on_time("a read on a hung connection", started.elapsed(), timeout);
 
@@ -200,7 +212,7 @@ async fn a_pooler_that_never_answers_times_out_within_the_timeout() {
     let mut probe = PgBouncerProbe::new(pgb0_at(addr.port()));
     let timeout = Duration::from_millis(300);
     let started = Instant::now();
-    let result = probe.read(timeout).await;
+    let result = guarded(timeout, probe.read(timeout)).await;
     assert!(matches!(result, Err(ProbeError::Timeout(_))), "accepting TCP without answering is a Timeout: {result:?}");
     assert_on_time("connecting to a hung pooler", started.elapsed(), timeout);
 }

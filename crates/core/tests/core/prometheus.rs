@@ -9,7 +9,7 @@ use fleetdeck_core::probe::prometheus::{step_for, PrometheusClient};
 use fleetdeck_core::probe::ProbeError;
 
 use crate::common::lab_fleet;
-use crate::pgbouncer::{assert_on_time, hung_listener};
+use crate::pgbouncer::{assert_on_time, guarded, hung_listener};
 use crate::scrape::http_listener;
 
 fn lab_prometheus() -> PrometheusEndpoint {
@@ -135,7 +135,10 @@ async fn a_closed_port_is_a_connect_error_at_once() {
     let client = client_at("http://127.0.0.1:1".into(), Duration::from_secs(2));
     let started = Instant::now();
     let result = client.instant("up").await;
-    assert!(matches!(&result, Err(ProbeError::Connect { address, .. }) if address == "http://127.0.0.1:1"), "{result:?}");
+    assert!(
+        matches!(&result, Err(ProbeError::Connect { address, .. }) if address == "http://127.0.0.1:1"),
+        "{result:?}"
+    );
     assert!(started.elapsed() < Duration::from_millis(500), "a refused connection must not wait for the timeout");
     let ai = client.ai().await;
     assert!(!ai.available && ai.errors.len() == 11, "every panel reports the failure: {:?}", ai.errors);
@@ -147,7 +150,7 @@ async fn a_server_that_never_answers_times_out_within_the_timeout() {
     let timeout = Duration::from_millis(300);
     let client = client_at(format!("http://{addr}"), timeout);
     let started = Instant::now();
-    let result = client.targets().await;
+    let result = guarded(timeout, client.targets()).await;
     assert!(matches!(result, Err(ProbeError::Timeout(t)) if t == timeout), "{result:?}");
     assert_on_time("a request to a hung Prometheus", started.elapsed(), timeout);
 }

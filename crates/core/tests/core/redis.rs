@@ -10,7 +10,7 @@ use fleetdeck_core::probe::redis::{caches, RedisProbe, RedisReading};
 use fleetdeck_core::probe::ProbeError;
 
 use crate::common::lab_fleet;
-use crate::pgbouncer::{assert_on_time, hung_listener, Relay};
+use crate::pgbouncer::{assert_on_time, guarded, hung_listener, Relay};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -39,7 +39,12 @@ async fn the_master_and_its_linked_replicas_are_read() {
     for endpoint in fleet.redis.iter().filter(|r| r.name != "redis0") {
         let replica = read(endpoint).await;
         assert_eq!(replica.role, "slave", "{}: Redis 7 still reports replicas as 'slave'", endpoint.name);
-        assert_eq!(replica.master_link_status.as_deref(), Some("up"), "{}: the lab waits for linked replicas", endpoint.name);
+        assert_eq!(
+            replica.master_link_status.as_deref(),
+            Some("up"),
+            "{}: the lab waits for linked replicas",
+            endpoint.name
+        );
         assert_eq!(
             (replica.master_host.as_deref(), replica.master_port),
             (Some("127.0.0.1"), Some(17000)),
@@ -105,7 +110,7 @@ async fn a_node_that_never_answers_times_out_within_the_timeout() {
     let mut probe = RedisProbe::new(endpoint_at("hung", &addr.to_string()));
     let timeout = Duration::from_millis(300);
     let started = Instant::now();
-    let result = probe.read(timeout).await;
+    let result = guarded(timeout, probe.read(timeout)).await;
     assert!(matches!(result, Err(ProbeError::Timeout(_))), "accepting TCP without answering is a Timeout: {result:?}");
     assert_on_time("connecting to a hung Redis", started.elapsed(), timeout);
 }
@@ -121,7 +126,7 @@ async fn a_node_that_stops_answering_times_out_and_is_reconnected_after_backoff(
     relay.freeze();
     let timeout = Duration::from_millis(300);
     let started = Instant::now();
-    let result = probe.read(timeout).await;
+    let result = guarded(timeout, probe.read(timeout)).await;
     assert!(matches!(result, Err(ProbeError::Timeout(_))), "a hung connection is a Timeout: {result:?}");
     assert_on_time("INFO on a hung connection", started.elapsed(), timeout);
 

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::common::lab_fleet;
-use crate::pgbouncer::{assert_on_time, hung_listener};
+use crate::pgbouncer::{assert_on_time, guarded, hung_listener};
 
 /// A local HTTP/1.1 server that answers every request with `status` and `body`.
 pub async fn http_listener(status: &str, content_type: &str, body: &str) -> SocketAddr {
@@ -89,7 +89,7 @@ async fn an_endpoint_that_never_answers_times_out_within_the_timeout() {
     let addr = hung_listener().await;
     let timeout = Duration::from_millis(300);
     let started = Instant::now();
-    let result = scrape(&reqwest::Client::new(), &format!("http://{addr}/metrics"), timeout).await;
+    let result = guarded(timeout, scrape(&reqwest::Client::new(), &format!("http://{addr}/metrics"), timeout)).await;
     assert!(matches!(result, Err(ProbeError::Timeout(t)) if t == timeout), "{result:?}");
     assert_on_time("a scrape of a hung endpoint", started.elapsed(), timeout);
 }
