@@ -6,6 +6,7 @@ import './styles/app.css';
 import { createApp } from 'vue';
 import App from './App.vue';
 import { selectSource } from './data/source';
+import { clearHash } from './lib/url';
 import { createStore, provideStore, VIEWS } from './state/store';
 
 async function main(): Promise<void> {
@@ -13,9 +14,10 @@ async function main(): Promise<void> {
   const kiosk = ['1', 'true', 'yes'].includes(params.get('kiosk') ?? '');
   const source = await selectSource();
   const store = createStore(source, { kiosk });
-  const hash = window.location.hash.slice(1);
-  const view = VIEWS.find((v) => v.name === hash);
+  const wanted = params.get('view') ?? window.location.hash.slice(1);
+  const view = VIEWS.find((v) => v.name === wanted);
   if (view) store.ui.view = view.name;
+  if (window.location.hash !== '') clearHash();
   // The end-to-end benchmark reads main-thread time per snapshot update here.
   window.__fleetdeckPerf = store.perf;
   const app = createApp(App);

@@ -31,7 +31,8 @@ export class AnomalyTracker {
       if (active.has(k)) continue;
       active.add(k);
       const s = this.seen.get(k);
-      if (s === undefined) {
+      const expired = s !== undefined && !this.active.has(k) && now - s.lastActive > this.graceMs;
+      if (s === undefined || expired) {
         this.seen.set(k, { first: now, lastActive: now });
         fresh.push(a);
       } else {

@@ -1,0 +1,390 @@
+// The UI mounted on a fake DataSource fed with real lab snapshots.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { mount, type VueWrapper } from '@vue/test-utils';
+import { nextTick } from 'vue';
+import App from '../src/App.vue';
+import { createStore, STORE, type Store } from '../src/state/store';
+import { FakeSource, flush, healthySnapshot, tick, unreachableSnapshot } from './helpers';
+import type { Snapshot } from '../src/generated/Snapshot';
+
+let wrapper: VueWrapper | null = null;
+
+async function setup(opts: { kiosk?: boolean; readOnly?: boolean; snapshot?: Snapshot } = {}) {
+  const source = new FakeSource();
+  source.info = { ...source.info, read_only: opts.readOnly ?? false, kiosk: opts.kiosk ?? false };
+  const store = createStore(source);
+  wrapper = mount(App, { global: { provide: { [STORE as symbol]: store } }, attachTo: document.body });
+  await store.start();
+  source.emit(opts.snapshot ?? healthySnapshot());
+  await flush();
+  return { source, store, w: wrapper };
+}
+
+const $ = (sel: string) => document.querySelector(sel) as HTMLElement | null;
+const $$ = (sel: string) => [...document.querySelectorAll(sel)] as HTMLElement[];
+const key = async (k: string, init: KeyboardEventInit = {}, target: EventTarget = window) => {
+  target.dispatchEvent(new KeyboardEvent('keydown', { key: k, bubbles: true, cancelable: true, ...init }));
+  await flush();
+};
+const translate = (el: Element) => {
+  const m = /translate\(([-\d.]+),([-\d.]+)\)/.exec(el.getAttribute('transform') ?? '')!;
+  return { x: Number(m[1]), y: Number(m[2]) };
+};
+
+afterEach(() => {
+  wrapper?.unmount();
+  wrapper = null;
+  document.body.innerHTML = '';
+  vi.useRealTimers();
+});
+
+describe('Overview on the 1 + 48 lab', () => {
+  it('shows every node with its role, tier and upstream', async () => {
+    const { store } = await setup();
+    expect($('[data-view="overview"]')).not.toBeNull();
+    const nodes = $$('[data-testid^="node-pg"]');
+    expect(nodes).toHaveLength(49);
+    const pg0 = $('[data-testid="node-pg0"]')!;
+    expect([pg0.dataset.role, pg0.dataset.tier, pg0.dataset.upstream]).toEqual(['primary', '0', '']);
+    const pg20 = $('[data-testid="node-pg20"]')!;
+    expect([pg20.dataset.role, pg20.dataset.tier, pg20.dataset.upstream]).toEqual(['replica', '2', 'pg4']);
+    expect(store.snapshot.value!.nodes.every((n) => $(`[data-testid="node-${n.name}"]`) !== null)).toBe(true);
+  });
+
+  it('draws a cascade under its upstream: the edge, one tier to the right, within its parent span', async () => {
+    await setup();
+    const edge = $('[data-testid="edge-pg4-pg20"]')!;
+    expect(edge, 'pg4 → pg20 edge').not.toBeNull();
+    expect(edge.dataset.healthy).toBe('true');
+    expect(edge.textContent, 'lag written on the edge').toMatch(/B · /);
+    const pg4 = translate($('[data-testid="node-pg4"]')!);
+    const pg20 = translate($('[data-testid="node-pg20"]')!);
+    const pg12 = translate($('[data-testid="node-pg12"]')!);
+    expect(pg20.x).toBeGreaterThan(pg4.x);
+    expect(pg4.y, 'parent between its children').toBeGreaterThanOrEqual(Math.min(pg12.y, pg20.y));
+    expect(pg4.y).toBeLessThanOrEqual(Math.max(pg12.y, pg20.y));
+    expect($$('[data-testid^="edge-"]')).toHaveLength(48);
+  });
+
+  it('marks an unhealthy edge and a paused replica with words, not colour alone', async () => {
+    const s = healthySnapshot();
+    const e = s.edges.find((x) => x.downstream === 'pg2')!;
+    Object.assign(e, { healthy: false, lag_bytes: 300 * 1024 * 1024, lag_seconds: 95 });
+    const n = s.nodes.find((x) => x.name === 'pg2')!;
+    n.replay_paused = true;
+    s.anomalies.push({ kind: 'replay_paused', severity: 'warning', subject: 'pg2', message: 'pg2 has WAL replay paused' });
+    await setup({ snapshot: s });
+    const edge = $('[data-testid="edge-pg0-pg2"]')!;
+    expect(edge.dataset.healthy).toBe('false');
+    expect(edge.textContent).toContain('300 MiB');
+    expect($('[data-testid="node-pg2"]')!.textContent).toContain('paused');
+    expect($('[data-testid="node-pg2"]')!.dataset.health).toBe('warn');
+  });
+
+  it('marks a saturated pool', async () => {
+    const s = healthySnapshot();
+    const p = s.pools.find((x) => x.name === 'pgb0')!;
+    Object.assign(p, { cl_waiting: 5, sv_active: 4, maxwait_seconds: 2.5, saturated: true, saturation_reasons: ['5 clients waiting'] });
+    await setup({ snapshot: s });
+    const cell = $('[data-testid="pool-pgb0-chat"]')!;
+    expect(cell.dataset.saturated).toBe('true');
+    expect(cell.textContent).toContain('SAT');
+    expect($('[data-testid="pool-pgb1-chat"]')!.dataset.saturated).toBe('false');
+    expect($$('[data-testid^="pool-pgb"]')).toHaveLength(49);
+  });
+
+  it('lists every anomaly, most severe first', async () => {
+    await setup({ snapshot: unreachableSnapshot() });
+    const items = $$('[data-testid="anomaly"]');
+    expect(items).toHaveLength(98);
+    expect(items[0]!.dataset.severity).toBe('critical');
+    expect(items[items.length - 1]!.dataset.severity).toBe('warning');
+    expect(items.some((i) => i.dataset.kind === 'no_primary' && i.dataset.subject === 'fleet')).toBe(true);
+  });
+
+  it('sets body.dataset.snapshotSeq after rendering and records the update time', async () => {
+    const { source, store } = await setup();
+    expect(document.body.dataset.snapshotSeq).toBe('0');
+    source.emit(tick(healthySnapshot(), 5));
+    await flush();
+    expect(document.body.dataset.snapshotSeq).toBe('5');
+    expect(store.perf.durations).toHaveLength(2);
+    expect(store.perf.durations.every((d) => d >= 0)).toBe(true);
+  });
+});
+
+describe('server text is text', () => {
+  it('renders HTML in query text, messages and labels literally', async () => {
+    const evil = '<img src=x onerror=alert(1)>';
+    const s = healthySnapshot();
+    s.statements[0]!.top[0]!.query = evil;
+    s.anomalies.push({ kind: 'metrics_unavailable', severity: 'warning', subject: '<b>x</b>', message: `scrape failed: ${evil}` });
+    s.alerts.push({ name: 'Evil<script>', state: 'firing', severity: 'page', summary: evil, active_at: null, labels: { instance: evil } });
+    s.caches[0]!.error = evil;
+    const { store } = await setup({ snapshot: s });
+    expect(document.body.innerHTML).not.toContain('<img');
+    expect(document.querySelectorAll('img, script, b')).toHaveLength(0);
+    expect(document.body.textContent).toContain(`scrape failed: ${evil}`);
+    store.ui.view = 'queries';
+    await flush();
+    const rows = $$('[data-testid="statement"]');
+    const row = rows.find((r) => r.textContent!.includes(evil));
+    expect(row, 'the statement row shows the text').toBeDefined();
+    row!.click();
+    await flush();
+    expect($('[data-testid="statement-text"]')!.textContent).toBe(evil);
+    expect(document.querySelectorAll('img[src="x"]')).toHaveLength(0);
+  });
+});
+
+describe('keyboard', () => {
+  it('switches views with number keys', async () => {
+    await setup();
+    for (const [k, v] of [['2', 'topology'], ['3', 'pools'], ['4', 'queries'], ['5', 'cache'], ['6', 'ai'], ['1', 'overview']]) {
+      await key(k!);
+      expect($(`[data-view="${v}"]`), `key ${k}`).not.toBeNull();
+    }
+  });
+
+  it('jumps to a node from the palette (:) and shows its detail', async () => {
+    await setup();
+    await key(':');
+    const input = $('[data-testid="palette"]') as HTMLInputElement;
+    expect(input).not.toBeNull();
+    expect(document.activeElement).toBe(input);
+    input.value = 'pg20';
+    input.dispatchEvent(new Event('input'));
+    await flush();
+    expect($$('[data-testid="palette-item"]')[0]!.dataset.id).toBe('pg20');
+    await key('Enter', {}, input);
+    expect($('[data-testid="palette"]')).toBeNull();
+    expect($('[data-view="topology"]')).not.toBeNull();
+    const detail = $('[data-testid="node-detail"]')!;
+    expect(detail.dataset.node).toBe('pg20');
+    expect(detail.textContent).toContain('streams from pg4');
+    expect(detail.textContent).toContain('0/EA31948');
+    await key('Escape');
+    expect($('[data-testid="node-detail"]')).toBeNull();
+  });
+
+  it('opens the palette with Ctrl-K and closes it with Esc', async () => {
+    await setup();
+    await key('k', { ctrlKey: true });
+    expect($('[data-testid="palette"]')).not.toBeNull();
+    await key('Escape', {}, $('[data-testid="palette"]')!);
+    expect($('[data-testid="palette"]')).toBeNull();
+  });
+
+  it('jumps to a pool from the palette', async () => {
+    const { store } = await setup();
+    await key(':');
+    const input = $('[data-testid="palette"]') as HTMLInputElement;
+    input.value = 'pgb7';
+    input.dispatchEvent(new Event('input'));
+    await flush();
+    await key('Enter', {}, input);
+    expect(store.ui.view).toBe('pools');
+    expect(store.ui.selectedPool).toBe('pgb7/chat/chat_app');
+  });
+
+  it('shows every shortcut on ? and closes on Esc', async () => {
+    await setup();
+    await key('?');
+    const help = $('[data-testid="help"]')!;
+    expect(help).not.toBeNull();
+    for (const k of [':', 'Ctrl-K', '1', '6', 'w', 'Esc', '?']) expect(help.textContent).toContain(k);
+    await key('Escape');
+    expect($('[data-testid="help"]')).toBeNull();
+  });
+
+  it('opens a node detail with Enter on a focused tree node', async () => {
+    const { store } = await setup();
+    await key('2');
+    const node = $('[data-testid="node-pg7"]')!;
+    node.focus();
+    await key('Enter', {}, node);
+    expect(store.ui.selectedNode).toBe('pg7');
+    expect($('[data-testid="node-detail"]')!.dataset.node).toBe('pg7');
+  });
+});
+
+describe('war-room mode', () => {
+  it('has no buttons, no SQL box, no ANALYZE, and shows the incident clock', async () => {
+    const { store } = await setup({ kiosk: true });
+    expect(store.ui.kiosk).toBe(true);
+    expect(document.documentElement.classList.contains('kiosk')).toBe(true);
+    for (const v of ['overview', 'topology', 'pools', 'queries', 'cache', 'ai'] as const) {
+      store.ui.view = v;
+      if (v === 'topology') store.ui.selectedNode = 'pg2';
+      await flush();
+      expect(document.querySelectorAll('button'), `no buttons in ${v}`).toHaveLength(0);
+      expect($('[data-testid="sql-box"]')).toBeNull();
+      expect($('[data-testid="analyze"]')).toBeNull();
+      expect($('[data-testid="incident-clock"]')).not.toBeNull();
+    }
+  });
+
+  it('cycles views every 15 s and toggles with w', async () => {
+    vi.useFakeTimers();
+    const { store } = await setupWithFakeTimers();
+    await keyFake('w');
+    expect(store.ui.kiosk).toBe(true);
+    expect(store.ui.view).toBe('overview');
+    vi.advanceTimersByTime(15_000);
+    await nextTick();
+    expect(store.ui.view).toBe('topology');
+    vi.advanceTimersByTime(15_000);
+    await nextTick();
+    expect(store.ui.view).toBe('pools');
+    await keyFake('w');
+    vi.advanceTimersByTime(60_000);
+    await nextTick();
+    expect(store.ui.view, 'no cycling outside war-room').toBe('pools');
+  });
+});
+
+async function setupWithFakeTimers() {
+  const source = new FakeSource();
+  const store = createStore(source);
+  wrapper = mount(App, { global: { provide: { [STORE as symbol]: store } }, attachTo: document.body });
+  await store.start();
+  source.emit(healthySnapshot());
+  await nextTick();
+  return { source, store };
+}
+async function keyFake(k: string) {
+  window.dispatchEvent(new KeyboardEvent('keydown', { key: k, bubbles: true, cancelable: true }));
+  await nextTick();
+}
+
+describe('incident clock', () => {
+  it('runs from the first anomaly and resets when none are active', async () => {
+    let now = 1_000_000;
+    const source = new FakeSource();
+    const store: Store = createStore(source, { now: () => now });
+    wrapper = mount(App, { global: { provide: { [STORE as symbol]: store } }, attachTo: document.body });
+    await store.start();
+    const healthy = healthySnapshot();
+    healthy.anomalies = [];
+    source.emit(healthy);
+    await flush();
+    const clock = () => $('[data-testid="incident-clock"]')!;
+    expect(clock().dataset.active).toBe('false');
+    const broken = tick(healthy, 1);
+    broken.anomalies = [{ kind: 'node_unreachable', severity: 'critical', subject: 'pg3', message: 'pg3 is unreachable' }];
+    now += 1000;
+    source.emit(broken);
+    await flush();
+    expect(clock().dataset.active).toBe('true');
+    expect(clock().dataset.since).toBe(new Date(now).toISOString());
+    now += 65_000;
+    source.emit(tick(broken, 2));
+    await flush();
+    expect(clock().textContent).toContain('00:01:05');
+    now += 1000;
+    source.emit(tick(healthy, 4));
+    await flush();
+    expect(clock().dataset.active).toBe('false');
+  });
+});
+
+describe('queries and plans', () => {
+  it('explains a picked statement on its node, without ANALYZE, and draws the plan', async () => {
+    const { source, store } = await setup();
+    store.ui.view = 'queries';
+    await flush();
+    const row = $$('[data-testid="statement"]').find((r) => r.dataset.node === 'pg1')!;
+    row.focus();
+    await key('Enter', {}, row);
+    expect(source.explained[0]).toEqual({ node: 'pg1', target: { queryId: row.dataset.queryId }, analyze: false });
+    await vi.waitFor(() => expect($('[data-testid="plan"]')).not.toBeNull(), { timeout: 10_000 });
+    expect($('[data-testid="plan"]')!.dataset.node).toBe('pg1');
+    const analyze = $('[data-testid="analyze"]') as HTMLButtonElement;
+    expect(analyze, 'ANALYZE offered on a replica in a read-write desktop session').not.toBeNull();
+    expect(analyze.disabled).toBe(false);
+    analyze.click();
+    await flush();
+    expect(source.explained[1]!.analyze).toBe(true);
+  }, 20_000);
+
+  it('offers no ANALYZE in a read-only session, but keeps the SQL box', async () => {
+    const { source, store } = await setup({ readOnly: true });
+    store.ui.view = 'queries';
+    await flush();
+    $$('[data-testid="statement"]')[0]!.click();
+    await flush();
+    expect($('[data-testid="analyze"]')).toBeNull();
+    expect($('[data-testid="analyze-sql"]')).toBeNull();
+    const box = $('[data-testid="sql-input"]') as HTMLTextAreaElement;
+    box.value = 'SELECT * FROM messages WHERE user_id = 7';
+    box.dispatchEvent(new Event('input'));
+    await flush();
+    ($('[data-testid="explain-sql"]') as HTMLButtonElement).click();
+    await flush();
+    expect(source.explained.at(-1)).toMatchObject({ target: { sql: 'SELECT * FROM messages WHERE user_id = 7' }, analyze: false });
+  });
+
+  it('sorts by mean time and by calls', async () => {
+    const { store } = await setup();
+    store.ui.view = 'queries';
+    await flush();
+    const means = () => $$('[data-testid="statement"]').map((r) => r.children[3]!.textContent);
+    ($('[data-testid="sort-calls"]') as HTMLButtonElement).click();
+    await flush();
+    const calls = store.snapshot.value!.statements.flatMap((n) => n.top).map((s) => s.calls).sort((a, b) => b - a);
+    expect($$('[data-testid="statement"]')[0]!.children[1]!.textContent).toBe(calls[0]! >= 1e4 ? `${(calls[0]! / 1e3).toFixed(1)}k` : String(calls[0]));
+    ($('[data-testid="sort-mean"]') as HTMLButtonElement).click();
+    await flush();
+    expect(means()[0]).toBe('8.27 s');
+  });
+});
+
+describe('stream health and notifications', () => {
+  it('shows a banner while the stream is down', async () => {
+    const { source } = await setup();
+    expect($('[data-testid="stream-banner"]')).toBeNull();
+    source.stream('down');
+    await flush();
+    expect($('[data-testid="stream-banner"]')!.textContent).toContain('disconnected');
+    source.stream('up');
+    await flush();
+    expect($('[data-testid="stream-banner"]')).toBeNull();
+  });
+
+  it('notifies a new anomaly once across refreshes', async () => {
+    const { source } = await setup();
+    const base = healthySnapshot();
+    expect(source.notified).toHaveLength(1); // the fixture's metrics_unavailable
+    for (let i = 1; i <= 5; i++) source.emit(tick(base, i));
+    await flush();
+    expect(source.notified).toHaveLength(1);
+    const worse = tick(base, 6);
+    worse.anomalies.push({ kind: 'pool_saturated', severity: 'warning', subject: 'pgb0/chat', message: 'pool pgb0/chat is saturated' });
+    source.emit(worse);
+    source.emit(tick(worse, 1));
+    await flush();
+    expect(source.notified).toHaveLength(2);
+    expect(source.notified[1]!.body).toContain('pgb0/chat');
+  });
+
+  it('shows the fleet chooser when no fleet is open', async () => {
+    const source = new FakeSource();
+    source.fleetInfo = () => Promise.reject({ code: 'not_configured', message: 'no fleet file: start with --fleet FILE' });
+    const setFleet = vi.fn(async () => ({ ...source.info }));
+    (source as unknown as { setFleet: typeof setFleet }).setFleet = setFleet;
+    const store = createStore(source);
+    wrapper = mount(App, { global: { provide: { [STORE as symbol]: store } }, attachTo: document.body });
+    await store.start();
+    await flush();
+    const chooser = $('[data-testid="fleet-chooser"]')!;
+    expect(chooser.dataset.code).toBe('not_configured');
+    expect(chooser.textContent).toContain('no fleet file');
+    const input = chooser.querySelector('input')!;
+    input.value = '/tmp/fleet.toml';
+    input.dispatchEvent(new Event('input'));
+    await flush();
+    chooser.querySelector('form')!.dispatchEvent(new Event('submit'));
+    await flush();
+    expect(setFleet).toHaveBeenCalledWith('/tmp/fleet.toml');
+  });
+});
