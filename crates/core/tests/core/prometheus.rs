@@ -12,6 +12,11 @@ use crate::common::lab_fleet;
 use crate::pgbouncer::{assert_on_time, guarded, hung_listener};
 use crate::scrape::http_listener;
 
+/// How long a freshly started lab may take to settle: every target is `up` after
+/// its first successful scrape (15 s interval at most), and `rate(...[1m])` needs
+/// two scrapes of the workload (5 s apart). Tests poll until then, not sleep blindly.
+const SETTLE: Duration = Duration::from_secs(60);
+
 fn lab_prometheus() -> PrometheusEndpoint {
     lab_fleet().prometheus.expect("the lab's fleet file names its Prometheus")
 }
@@ -28,8 +33,16 @@ fn now() -> f64 {
 async fn up_covers_every_target_and_every_target_is_up() {
     let fleet = lab_fleet();
     let client = PrometheusClient::new(lab_prometheus());
-    let up = client.instant("up").await.expect("instant query 'up'");
-    let targets = client.targets().await.expect("/api/v1/targets");
+    let deadline = Instant::now() + SETTLE;
+    let (up, targets) = loop {
+        let up = client.instant("up").await.expect("instant query 'up'");
+        let targets = client.targets().await.expect("/api/v1/targets");
+        let settled = up.iter().all(|s| s.value == 1.0) && targets.iter().all(|t| t.health == "up");
+        if settled || Instant::now() > deadline {
+            break (up, targets);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
     assert_eq!(up.len(), targets.len(), "'up' has one series per active target");
     // A postgres_exporter per node, a redis_exporter per cache node, and the workload.
     let expected = fleet.postgres.len() + fleet.redis.len() + fleet.scrape.len();
@@ -89,7 +102,16 @@ async fn a_24_hour_range_is_not_refused_for_too_many_points() {
 
 #[tokio::test]
 async fn ai_panels_show_token_and_moderation_throughput() {
-    let ai = PrometheusClient::new(lab_prometheus()).ai().await;
+    let client = PrometheusClient::new(lab_prometheus());
+    let deadline = Instant::now() + SETTLE;
+    let ai = loop {
+        let ai = client.ai().await;
+        let settled = ai.generation_tokens_per_second.is_some_and(|t| t > 0.0) && !ai.moderation_per_second.is_empty();
+        if settled || Instant::now() > deadline {
+            break ai;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
     assert!(ai.available, "Prometheus answers: {:?}", ai.errors);
     assert!(ai.errors.is_empty(), "every default panel query is valid against the lab: {:?}", ai.errors);
     let tokens = ai.generation_tokens_per_second.expect("the workload generates tokens");
