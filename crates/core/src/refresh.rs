@@ -191,8 +191,7 @@ fn fronted_node(reading: &pgbouncer::PgBouncerReading, nodes: &[crate::snapshot:
         let (host, port) = (d.host.as_deref()?, d.port?);
         nodes.iter().find_map(|n| {
             let (h, p) = n.address.rsplit_once(':')?;
-            let loopback = |x: &str| x == "localhost" || x.starts_with("127.");
-            (p.parse::<u16>().ok()? == port && (h == host || (loopback(h) && loopback(host)))).then(|| n.name.clone())
+            (p.parse::<u16>().ok()? == port && topology::same_host(h, host)).then(|| n.name.clone())
         })
     })
 }

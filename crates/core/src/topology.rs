@@ -32,9 +32,11 @@ pub struct EdgeLimits {
     pub lag_seconds: f64,
 }
 
-fn same_host(a: &str, b: &str) -> bool {
+/// Two host names denote the same host: equal (ignoring case), or both loopback
+/// (`localhost`, `127.x`, `::1`), since nodes report whichever their config says.
+pub fn same_host(a: &str, b: &str) -> bool {
     let loopback = |h: &str| h == "localhost" || h == "::1" || h.starts_with("127.");
-    a == b || (loopback(a) && loopback(b))
+    a.eq_ignore_ascii_case(b) || (loopback(a) && loopback(b))
 }
 
 fn split_address(address: &str) -> Option<(&str, u16)> {
@@ -66,11 +68,8 @@ pub fn discover(results: &[NodeResult<'_>], limits: EdgeLimits) -> (Vec<Node>, V
     let sender_name_matches = |d: usize, app: &str| {
         app == results[d].name || ok(d).is_some_and(|r| !r.cluster_name.is_empty() && r.cluster_name == app)
     };
-    for d in 0..results.len() {
-        if upstream[d].is_some() {
-            continue;
-        }
-        upstream[d] = (0..results.len()).find(|&u| {
+    for (d, up) in upstream.iter_mut().enumerate().filter(|(_, up)| up.is_none()) {
+        *up = (0..results.len()).find(|&u| {
             u != d && ok(u).is_some_and(|r| r.senders.iter().any(|s| sender_name_matches(d, &s.application_name)))
         });
     }

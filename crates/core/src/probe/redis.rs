@@ -288,7 +288,7 @@ pub fn caches(
     let by_address = |host: &str, port: u16| {
         readings
             .iter()
-            .find(|(e, _)| url_address(&e.url).is_some_and(|(h, p)| p == port && h.eq_ignore_ascii_case(host)))
+            .find(|(e, _)| url_address(&e.url).is_some_and(|(h, p)| p == port && crate::topology::same_host(&h, host)))
     };
     readings
         .iter()
