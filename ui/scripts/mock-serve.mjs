@@ -5,7 +5,7 @@
 // taken_at and some movement in the numbers.
 //
 //   node scripts/mock-serve.mjs [--port 7171] [--fixture tests/fixtures/lab-48-healthy.json]
-//                               [--incident pool|lag|down|split] [--kiosk] [--token T]
+//                               [--incident pool|lag|down|split] [--kiosk] [--token T] [--dist DIR]
 //
 // GET api/fleet · GET api/snapshots (SSE, event `snapshot`) · GET api/range ·
 // GET api/explain. No dependencies beyond Node itself.
@@ -29,7 +29,7 @@ const incident = opt('incident', '');
 const kiosk = Boolean(opt('kiosk', false));
 const token = opt('token', null);
 const intervalMs = Number(opt('interval', 1000));
-const dist = resolve(uiDir, 'dist');
+const dist = resolve(uiDir, String(opt('dist', 'dist')));
 
 const base = JSON.parse(readFileSync(fixture, 'utf8'));
 let seq = 0;

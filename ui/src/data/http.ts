@@ -1,5 +1,6 @@
 // The browser side of `fleetdeck serve`: JSON over GET and snapshots over
-// Server-Sent Events. The server is read-only, so ANALYZE is never sent.
+// Server-Sent Events, decoded in a worker when one can start (statements.ts
+// says why). The server is read-only, so ANALYZE is never sent.
 // URLs are relative to the page (`api/...`), so the UI works under any path
 // prefix; a `?token=` on the page URL is passed on to every request (serve
 // asks for it when bound off loopback).
@@ -9,6 +10,7 @@ import type { RangeResult } from '../generated/RangeResult';
 import type { Snapshot } from '../generated/Snapshot';
 import { isUiError, toUiError, uiError } from './errors';
 import type { DataSource, ExplainTarget, StreamState } from './source';
+import { LazyStatements, type SplitSnapshot } from './statements';
 
 export interface HttpSourceOptions {
   /** The page's URL: the base for `api/...` and where `?token=` is read. */
@@ -17,6 +19,12 @@ export interface HttpSourceOptions {
   EventSource?: typeof EventSource;
   /** Browser notifications; defaults to `window.Notification` when present. */
   Notification?: typeof Notification;
+  /**
+   * Decode the stream in a worker (default: when Worker exists and no
+   * EventSource double was passed). Falls back to the main thread if the
+   * worker cannot start.
+   */
+  worker?: boolean | (() => Worker);
 }
 
 export class HttpSource implements DataSource {
@@ -27,6 +35,9 @@ export class HttpSource implements DataSource {
   private readonly ES: typeof EventSource | undefined;
   private readonly Notif: typeof Notification | undefined;
   private es: EventSource | null = null;
+  private worker: Worker | null = null;
+  private readonly makeWorker: (() => Worker) | null;
+  private readonly statements = new LazyStatements();
   private readonly snapshotCbs = new Set<(s: Snapshot, at: number) => void>();
   private readonly streamCbs = new Set<(s: StreamState) => void>();
   private state: StreamState = 'connecting';
@@ -39,6 +50,13 @@ export class HttpSource implements DataSource {
     this.fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis);
     this.ES = opts.EventSource ?? globalThis.EventSource;
     this.Notif = opts.Notification ?? (globalThis as { Notification?: typeof Notification }).Notification;
+    const useWorker = opts.worker ?? (opts.EventSource === undefined && typeof Worker !== 'undefined');
+    this.makeWorker =
+      typeof useWorker === 'function'
+        ? useWorker
+        : useWorker
+          ? () => new Worker(new URL('./sse-worker.ts', import.meta.url), { type: 'module', name: 'fleetdeck-sse' })
+          : null;
   }
 
   /** `api/<path>` relative to the page, with the query and the token. */
@@ -107,6 +125,49 @@ export class HttpSource implements DataSource {
   }
 
   private connect(): void {
+    if (this.es !== null || this.worker !== null) return;
+    if (this.makeWorker !== null && this.connectWorker()) return;
+    this.connectHere();
+  }
+
+  private emit(snap: Snapshot, at: number): void {
+    this.setState('up');
+    for (const cb of this.snapshotCbs) cb(snap, at);
+  }
+
+  /** The stream in a worker; false when no worker could be made. */
+  private connectWorker(): boolean {
+    let w: Worker;
+    try {
+      w = this.makeWorker!();
+    } catch {
+      return false;
+    }
+    this.worker = w;
+    w.onmessage = (e: MessageEvent) => {
+      // Taken before touching e.data: its structured-clone decoding is main-thread work.
+      const at = performance.now();
+      const m = e.data as { type: 'open' } | { type: 'error' } | ({ type: 'snapshot' } & SplitSnapshot);
+      if (m.type === 'open') this.setState('up');
+      else if (m.type === 'error') this.setState('down');
+      else {
+        this.statements.update(m.statementsJson);
+        this.emit(this.statements.attach(m.rest), at);
+      }
+    };
+    // A worker that cannot load (CSP worker-src, file://) reports an error
+    // event: read the stream on the main thread instead.
+    w.onerror = () => {
+      if (this.worker !== w) return;
+      w.terminate();
+      this.worker = null;
+      if (this.snapshotCbs.size > 0) this.connectHere();
+    };
+    w.postMessage({ url: this.url('snapshots') });
+    return true;
+  }
+
+  private connectHere(): void {
     if (this.es !== null) return;
     if (this.ES === undefined) {
       this.setState('down');
@@ -126,17 +187,22 @@ export class HttpSource implements DataSource {
       } catch {
         return;
       }
-      this.setState('up');
-      for (const cb of this.snapshotCbs) cb(snap, at);
+      this.emit(snap, at);
     });
   }
 
   private maybeDisconnect(): void {
-    if (this.snapshotCbs.size === 0 && this.es !== null) {
+    if (this.snapshotCbs.size > 0) return;
+    if (this.es !== null) {
       this.es.close();
       this.es = null;
-      this.setState('connecting');
     }
+    if (this.worker !== null) {
+      this.worker.postMessage({ close: true });
+      this.worker.terminate();
+      this.worker = null;
+    }
+    this.setState('connecting');
   }
 
   range(promql: string, rangeSeconds: number): Promise<RangeResult> {

@@ -62,3 +62,12 @@ export function age(iso: string | null | undefined, now: number): string {
 export function lag(bytesV: number | null | undefined, secondsV: number | null | undefined): string {
   return `${bytes(bytesV)} · ${seconds(secondsV)}`;
 }
+
+/** A coarse age: "12s", "4m", "2h 05m", "3d 4h": changes rarely once past a minute. */
+export function compactAge(msV: number): string {
+  const s = Math.max(0, Math.floor(msV / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+}

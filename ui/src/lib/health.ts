@@ -47,17 +47,34 @@ export function nodeHealth(n: Node, bySubject: Map<string, Health>, isSplitBrain
   return h;
 }
 
-/** A short word for what is wrong with a node, for the box label. */
-export function nodeStatus(n: Node, anomalies: readonly Anomaly[], isSplitBrain = false): string {
+/**
+ * Anomalies grouped by what they concern: the subject itself, the owner of a
+ * `node/slot` or `pooler/db` subject, and the downstream of an `up→down` edge.
+ * Built once per snapshot so per-node lookups are a map get, not a scan.
+ */
+export function anomaliesByOwner(anomalies: readonly Anomaly[]): Map<string, Anomaly[]> {
+  const m = new Map<string, Anomaly[]>();
+  const add = (k: string, a: Anomaly) => {
+    const l = m.get(k);
+    if (l) {
+      if (l[l.length - 1] !== a) l.push(a);
+    } else m.set(k, [a]);
+  };
+  for (const a of anomalies) {
+    add(a.subject, a);
+    const slash = a.subject.indexOf('/');
+    if (slash > 0) add(a.subject.slice(0, slash), a);
+    const arrow = a.subject.indexOf('→');
+    if (arrow > 0) add(a.subject.slice(arrow + 1), a);
+  }
+  return m;
+}
+
+/** A short word for what is wrong with a node, for the box label. `mine`: anomalies about it (anomaliesByOwner). */
+export function nodeStatus(n: Node, mine: readonly Anomaly[], isSplitBrain = false): string {
   if (!n.reachable) return 'down';
   if (isSplitBrain && n.role === 'primary') return 'SPLIT BRAIN';
   if (n.replay_paused) return 'paused';
-  const mine = anomalies.filter(
-    (a) =>
-      a.subject === n.name ||
-      a.subject.startsWith(`${n.name}/`) ||
-      (n.upstream !== null && a.subject === edgeSubject(n.upstream, n.name)),
-  );
   if (mine.some((a) => a.kind === 'lag_over_threshold')) return 'lagging';
   if (mine.some((a) => a.kind === 'replica_not_streaming')) return 'not streaming';
   if (mine.some((a) => a.kind === 'slot_retaining_wal')) return 'slot WAL';

@@ -3,7 +3,7 @@
 // the recorder is the only code that knows where that number comes from.
 import type { Snapshot } from '../generated/Snapshot';
 import type { Pool } from '../generated/Pool';
-import { SeriesRing } from './ring';
+import { SeriesRing, type Column } from './ring';
 
 export const POOL_FIELDS = ['cl_active', 'cl_waiting', 'sv_active', 'sv_idle', 'maxwait_seconds', 'pool_size'] as const;
 export type PoolField = (typeof POOL_FIELDS)[number];
@@ -53,13 +53,32 @@ export const keys = {
 
 /** Records one row per snapshot into a ring. */
 export class HistoryRecorder {
-  readonly ring: SeriesRing;
+  ring: SeriesRing;
   private prevEvicted = new Map<string, { t: number; v: number }>();
+  /** Column handles per pool / node / cache, so a snapshot costs map gets, not key strings. */
+  private handles = new Map<string, Column[]>();
   /** Bumped on every recorded row; charts watch it. */
   version = 0;
 
   constructor(ring = new SeriesRing()) {
     this.ring = ring;
+  }
+
+  /** Start over with an empty ring (benchmark backfill). */
+  clear(): void {
+    this.ring = new SeriesRing(this.ring.capacity, this.ring.chunkSize);
+    this.prevEvicted.clear();
+    this.handles.clear();
+    this.version++;
+  }
+
+  private cols(id: string, make: () => string[]): Column[] {
+    let h = this.handles.get(id);
+    if (h === undefined) {
+      h = make().map((k) => this.ring.column(k));
+      this.handles.set(id, h);
+    }
+    return h;
   }
 
   record(s: Snapshot): boolean {
@@ -70,36 +89,54 @@ export class HistoryRecorder {
     let ratioMax = 0;
     for (const p of s.pools) {
       const id = poolId(p);
-      for (const f of POOL_FIELDS) r.set(keys.pool(id, f), p[f]);
+      const c = this.cols(`pool\u0000${id}`, () => POOL_FIELDS.map((f) => keys.pool(id, f)));
+      r.setCol(c[0]!, p.cl_active);
+      r.setCol(c[1]!, p.cl_waiting);
+      r.setCol(c[2]!, p.sv_active);
+      r.setCol(c[3]!, p.sv_idle);
+      r.setCol(c[4]!, p.maxwait_seconds);
+      r.setCol(c[5]!, p.pool_size);
       waiting += p.cl_waiting;
       if (p.pool_size > 0) ratioMax = Math.max(ratioMax, p.sv_active / p.pool_size);
     }
-    r.set(keys.poolsWaiting(), waiting);
-    r.set(keys.poolsActiveRatioMax(), ratioMax);
+    const fleet = this.cols('fleet', () => [keys.poolsWaiting(), keys.poolsActiveRatioMax()]);
+    r.setCol(fleet[0]!, waiting);
+    r.setCol(fleet[1]!, ratioMax);
     for (const n of s.nodes) {
       if (!n.reachable) continue;
-      r.set(keys.nodeLagBytes(n.name), n.replay_lag_bytes);
-      r.set(keys.nodeLagSeconds(n.name), n.replay_lag_seconds);
-      r.set(keys.nodeBackendsTotal(n.name), n.connections.total);
-      r.set(keys.nodeMaxConnections(n.name), n.connections.max);
-      for (const st of BACKEND_STATES) r.set(keys.nodeBackends(n.name, st), n.connections.by_state[st] ?? 0);
+      const c = this.cols(`node\u0000${n.name}`, () => [
+        keys.nodeLagBytes(n.name),
+        keys.nodeLagSeconds(n.name),
+        keys.nodeBackendsTotal(n.name),
+        keys.nodeMaxConnections(n.name),
+        ...BACKEND_STATES.map((st) => keys.nodeBackends(n.name, st)),
+      ]);
+      r.setCol(c[0]!, n.replay_lag_bytes);
+      r.setCol(c[1]!, n.replay_lag_seconds);
+      r.setCol(c[2]!, n.connections.total);
+      r.setCol(c[3]!, n.connections.max);
+      for (let i = 0; i < BACKEND_STATES.length; i++) r.setCol(c[4 + i]!, n.connections.by_state[BACKEND_STATES[i]!] ?? 0);
     }
     for (const c of s.caches) {
       if (!c.reachable) continue;
-      r.set(keys.cache(c.name, 'hit_ratio'), c.hit_ratio);
-      r.set(keys.cache(c.name, 'used_memory_bytes'), c.used_memory_bytes);
-      r.set(keys.cache(c.name, 'fragmentation_ratio'), c.fragmentation_ratio);
-      r.set(keys.cache(c.name, 'ops_per_second'), c.ops_per_second);
-      r.set(keys.cache(c.name, 'replication_offset_lag'), c.replication_offset_lag);
+      const h = this.cols(`cache\u0000${c.name}`, () => CACHE_FIELDS.map((f) => keys.cache(c.name, f)));
+      r.setCol(h[0]!, c.hit_ratio);
       const prev = this.prevEvicted.get(c.name);
       if (prev !== undefined && t > prev.t && c.evicted_keys >= prev.v) {
-        r.set(keys.cache(c.name, 'evictions_per_second'), (c.evicted_keys - prev.v) / (t - prev.t));
+        r.setCol(h[1]!, (c.evicted_keys - prev.v) / (t - prev.t));
       }
       this.prevEvicted.set(c.name, { t, v: c.evicted_keys });
+      r.setCol(h[2]!, c.used_memory_bytes);
+      r.setCol(h[3]!, c.fragmentation_ratio);
+      r.setCol(h[4]!, c.ops_per_second);
+      r.setCol(h[5]!, c.replication_offset_lag);
     }
     if (s.ai.available) {
-      for (const f of AI_FIELDS) r.set(keys.ai(f), s.ai[f]);
-      for (const [d, v] of Object.entries(s.ai.moderation_per_second)) r.set(keys.moderation(d), v);
+      const h = this.cols('ai', () => AI_FIELDS.map((f) => keys.ai(f)));
+      for (let i = 0; i < AI_FIELDS.length; i++) r.setCol(h[i]!, s.ai[AI_FIELDS[i]!]);
+      for (const [d, v] of Object.entries(s.ai.moderation_per_second)) {
+        r.setCol(this.cols(`moderation\u0000${d}`, () => [keys.moderation(d)])[0]!, v);
+      }
     }
     this.version++;
     return true;

@@ -4,6 +4,7 @@
 // and resets when nothing is active. An anomaly that blinks out for a refresh
 // or two (a probe timing out under load) keeps its first-seen time for
 // `graceMs`, so a flapping symptom does not restart the clock mid-incident.
+import { naturalCompare } from '../lib/collate';
 import type { Anomaly } from '../generated/Anomaly';
 import type { Severity } from '../generated/Severity';
 
@@ -76,7 +77,7 @@ export function sortAnomalies(list: readonly Anomaly[], tracker?: AnomalyTracker
       const fb = tracker.firstSeen(b) ?? Infinity;
       if (fa !== fb) return fa - fb;
     }
-    return a.kind.localeCompare(b.kind) || a.subject.localeCompare(b.subject, undefined, { numeric: true });
+    return (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : naturalCompare(a.subject, b.subject));
   });
 }
 

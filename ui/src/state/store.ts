@@ -14,7 +14,7 @@ import { HistoryRecorder } from './history';
 import { AnomalyTracker, sortAnomalies } from './incidents';
 import { NotificationGate } from './notifications';
 import { PerfRecorder } from './perf';
-import { healthBySubject, splitBrain, type Health } from '../lib/health';
+import { anomaliesByOwner, healthBySubject, splitBrain, type Health } from '../lib/health';
 import type { Anomaly } from '../generated/Anomaly';
 
 export type ViewName = 'overview' | 'topology' | 'pools' | 'queries' | 'cache' | 'ai';
@@ -39,6 +39,8 @@ export const RANGES: readonly { seconds: number; label: string }[] = [
 /** What every view derives from a snapshot, computed once per snapshot. */
 export interface Derived {
   health: Map<string, Health>;
+  /** Anomalies by node / pooler / cache they concern (see anomaliesByOwner). */
+  byOwner: Map<string, Anomaly[]>;
   anomalies: Anomaly[];
   splitBrain: boolean;
 }
@@ -102,6 +104,7 @@ export function createStore(source: DataSource, opts: StoreOptions = {}) {
     if (s === null) return null;
     return {
       health: healthBySubject(s.anomalies),
+      byOwner: anomaliesByOwner(s.anomalies),
       anomalies: sortAnomalies(s.anomalies, tracker),
       splitBrain: splitBrain(s),
     };
@@ -110,6 +113,7 @@ export function createStore(source: DataSource, opts: StoreOptions = {}) {
   /** One snapshot in: bookkeeping, then a render; its cost lands in `perf`. */
   function ingest(s: Snapshot, receivedAt: number = performance.now()): void {
     // The shell may hand the same snapshot twice (latest_snapshot and the event).
+    const decodeMs = performance.now() - receivedAt;
     if (s.seq === lastSeq && s.taken_at === lastTakenAt) return;
     if (lastTakenAt !== '' && s.taken_at < lastTakenAt) return;
     lastSeq = s.seq;
@@ -126,9 +130,36 @@ export function createStore(source: DataSource, opts: StoreOptions = {}) {
     const body = opts.body ?? (typeof document !== 'undefined' ? document.body : undefined);
     void nextTick(() => {
       if (body) body.dataset.snapshotSeq = String(s.seq);
-      perf.record(performance.now() - receivedAt);
+      perf.record(performance.now() - receivedAt, decodeMs);
     });
   }
+
+  /**
+   * Benchmark hook (window.__fleetdeckPerf.backfill): replace the history with
+   * `seconds` rows at 1 s ending at the latest snapshot, its numbers wobbling
+   * deterministically, so charts hold a full window without waiting for it.
+   */
+  function backfill(seconds: number): number {
+    const s = snapshot.value;
+    if (s === null) return 0;
+    const end = Date.parse(s.taken_at);
+    history.clear();
+    for (let i = seconds; i >= 1; i--) {
+      const f = 1 + 0.25 * Math.sin(i / 37);
+      const row: Snapshot = {
+        ...s,
+        taken_at: new Date(end - i * 1000).toISOString(),
+        pools: s.pools.map((p) => ({ ...p, cl_active: Math.round(p.cl_active * f), cl_waiting: i % 300 < 20 ? 3 : 0 })),
+        nodes: s.nodes.map((n) => ({ ...n, replay_lag_bytes: n.replay_lag_bytes === null ? null : Math.round(n.replay_lag_bytes * f) })),
+        caches: s.caches.map((c) => ({ ...c, ops_per_second: c.ops_per_second * f, evicted_keys: c.evicted_keys + (seconds - i) })),
+      };
+      history.record(row);
+    }
+    history.record(s);
+    historyVersion.value = history.version;
+    return history.ring.length;
+  }
+  perf.backfill = backfill;
 
   async function loadInfo(): Promise<void> {
     try {
@@ -187,6 +218,7 @@ export function createStore(source: DataSource, opts: StoreOptions = {}) {
     readOnly,
     now,
     ingest,
+    backfill,
     start,
     stop,
     loadInfo,
