@@ -388,3 +388,19 @@ describe('stream health and notifications', () => {
     expect(setFleet).toHaveBeenCalledWith('/tmp/fleet.toml');
   });
 });
+
+describe('history range', () => {
+  it('steps with [ and ] through 5m · 15m · 1h · 6h · 24h', async () => {
+    const { store } = await setup();
+    expect(store.ui.range).toBe(900);
+    await key(']');
+    expect(store.ui.range).toBe(3600);
+    await key(']');
+    await key(']');
+    await key(']');
+    expect(store.ui.range, 'stops at 24 h').toBe(86_400);
+    for (let i = 0; i < 5; i++) await key('[');
+    expect(store.ui.range, 'stops at 5 min').toBe(300);
+    expect($('[data-testid="range-5m"]')!.getAttribute('aria-pressed')).toBe('true');
+  });
+});

@@ -67,6 +67,15 @@ describe('SeriesRing', () => {
     for (let i = 1; i < w.x.length; i++) expect(w.x[i]!, 'x strictly increasing').toBeGreaterThan(w.x[i - 1]!);
   });
 
+  it('includes the newest row at real unix-time magnitudes (regression: to + 1e-9 is lost in float64)', () => {
+    const r = new SeriesRing(10, 5);
+    for (let i = 0; i < 3; i++) {
+      r.beginRow(1795422106.201 + i);
+      r.set('v', i);
+    }
+    expect(r.window(['v'], 1795422106.201, 1795422108.201).ys[0]).toEqual([0, 1, 2]);
+  });
+
   it('finds the window boundaries by time after wrapping', () => {
     const r = new SeriesRing(100, 50);
     for (let t = 0; t < 250; t++) {

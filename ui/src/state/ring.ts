@@ -144,6 +144,18 @@ export class SeriesRing {
     return lo;
   }
 
+  /** First logical row with time > t. */
+  upperBound(t: number): number {
+    let lo = 0;
+    let hi = this.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.timeAt(mid) <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /**
    * Rows with from ≤ t ≤ to for `keys`. Above `maxPoints` rows it keeps, per
    * bucket, each series' minimum and maximum in the order they occurred, so
@@ -151,7 +163,7 @@ export class SeriesRing {
    */
   window(keys: readonly string[], from: number, to: number, maxPoints = 1000): Window {
     const a = this.lowerBound(from);
-    const b = Math.max(a, this.lowerBound(to + 1e-9));
+    const b = Math.max(a, this.upperBound(to));
     const n = b - a;
     const first = this.first;
     const cols = keys.map((k) => this.cols.get(k));
