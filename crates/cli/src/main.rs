@@ -3,6 +3,7 @@
 //! same fleet file; a bad one exits 2 with the file, line, field and reason.
 
 mod render;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -93,6 +94,18 @@ enum Command {
         /// JSON output.
         #[arg(long)]
         json: bool,
+    },
+    /// Serve the web UI and a read-only API (Server-Sent Events) to browsers.
+    Serve {
+        /// Fleet file.
+        #[arg(long)]
+        fleet: PathBuf,
+        /// Address to listen on; anything but loopback requires the printed token.
+        #[arg(long, default_value = serve::DEFAULT_BIND)]
+        bind: std::net::SocketAddr,
+        /// The built UI (default: ui/dist of the clone, found from the executable or the current directory).
+        #[arg(long)]
+        ui_dir: Option<PathBuf>,
     },
     /// Parse one Prometheus exposition endpoint.
     Scrape {
@@ -232,6 +245,14 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 print!("{}", render::plan(&plan));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { fleet, bind, ui_dir } => {
+            let fleet = match load(&fleet) {
+                Ok(f) => f,
+                Err(code) => return Ok(code),
+            };
+            serve::run(fleet, bind, ui_dir).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Scrape { url, json, timeout_ms } => {

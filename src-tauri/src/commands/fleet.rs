@@ -1,0 +1,22 @@
+//! Which fleet the window watches, and in which mode.
+
+use std::path::Path;
+
+use fleetdeck_core::contract::{FleetInfo, UiError};
+use tauri::State;
+
+use crate::watch::Desk;
+
+/// The fleet and mode; `NotConfigured` (with the reason) when no fleet is
+/// open, which is the UI's cue to show its fleet chooser.
+#[tauri::command]
+pub fn fleet_info(desk: State<'_, Desk>) -> Result<FleetInfo, UiError> {
+    desk.fleet_info()
+}
+
+/// Switches to the fleet file at `path` and remembers it for the next start.
+/// A file that does not load leaves the current fleet running.
+#[tauri::command]
+pub fn set_fleet(desk: State<'_, Desk>, path: String) -> Result<FleetInfo, UiError> {
+    desk.open(Path::new(&path))
+}

@@ -1,0 +1,67 @@
+//! Smoke tests of the desktop shell on `tauri::test::mock_builder()`: the app
+//! that `run_app` builds, with the real context (capabilities, ACL, CSP) and
+//! the running lab's fleet, answers its commands over IPC and pushes
+//! snapshots. No display and no WebKit are needed; the end-to-end tests in
+//! `tests/e2e` drive the real window.
+//!
+//! Needs the lab (`lab/lab up`); any size works, only `pg0` is assumed.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use fleetdeck_desktop::{main_window, run_app, Options, MAIN_WINDOW};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::{App, WebviewWindow};
+
+/// The running lab's fleet file.
+fn lab_fleet() -> PathBuf {
+    PathBuf::from(fleetdeck_lab_tests::lab_ok(&["fleet"]).trim())
+}
+
+/// A scratch config directory, so tests never touch the user's remembered fleet.
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fleetdeck-desktop-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// The app as `main.rs` builds it, on the mock runtime, and its window (which
+/// the event loop's setup would open; the mock runs no event loop).
+fn app(options: Options) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    let kiosk = options.kiosk;
+    let app = run_app(mock_builder(), options).expect("the app builds with the real context");
+    let window = main_window(app.handle(), kiosk).expect("the main window opens");
+    assert_eq!(window.label(), MAIN_WINDOW, "the capability grants the window with this label");
+    (app, window)
+}
+
+/// Invokes `cmd` with `args` as the UI would: Ok(answer) or Err(the UiError as JSON).
+fn invoke<T: DeserializeOwned>(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<T, Value> {
+    let request = tauri::webview::InvokeRequest {
+        cmd: cmd.into(),
+        callback: tauri::ipc::CallbackFn(0),
+        error: tauri::ipc::CallbackFn(1),
+        url: "tauri://localhost".parse().unwrap(),
+        body: tauri::ipc::InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    };
+    get_ipc_response(window, request).map(|body| body.deserialize().expect("the answer has the contract's shape"))
+}
+
+/// Polls `check` every 200 ms until it gives a value or `timeout` passes.
+fn wait_for<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
