@@ -2,6 +2,7 @@
 // `fleetdeck serve` (any path prefix) load, so every asset URL is relative.
 import { defineConfig } from 'vitest/config';
 import vue from '@vitejs/plugin-vue';
+import { pev2FrozenPrototype } from './build/frozen-prototype';
 import type { Plugin as PostcssPlugin, Rule } from 'postcss';
 
 // PEV2 needs Bootstrap's CSS, and Bootstrap styles bare elements (body,
@@ -35,7 +36,7 @@ const scopePlanCss: PostcssPlugin = {
 
 export default defineConfig({
   base: './',
-  plugins: [vue()],
+  plugins: [pev2FrozenPrototype(), vue()],
   css: {
     postcss: { plugins: [scopePlanCss] },
   },
