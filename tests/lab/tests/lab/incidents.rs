@@ -54,12 +54,13 @@ async fn pool_saturation_makes_clients_wait_on_the_primary_pool() {
     let fleet = fleet();
     let guard = IncidentGuard::stage("pool-saturation");
     let admin = pgbouncer(&fleet, "pgb0").await;
-    let pool = wait_until(STAGE, "clients wait on pgb0", || async {
+    // Clients can queue while the last server connection is still logging in
+    // (sv_login): wait for the settled state, every server connection busy.
+    wait_until(STAGE, "clients wait on pgb0 with all 4 server connections busy", || async {
         let p = show_pool(&admin, "chat").await;
-        (p["cl_waiting"].parse::<i64>().unwrap() > 0).then_some(p)
+        (p["cl_waiting"].parse::<i64>().unwrap() > 0 && p["sv_active"] == "4").then_some(p)
     })
     .await;
-    assert_eq!(pool["sv_active"], "4", "every server connection of the pool is busy: {pool:?}");
     drop(guard);
     wait_until(STAGE, "no client waits on pgb0 after clear", || async {
         let p = show_pool(&admin, "chat").await;
