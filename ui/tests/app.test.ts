@@ -404,3 +404,28 @@ describe('history range', () => {
     expect($('[data-testid="range-5m"]')!.getAttribute('aria-pressed')).toBe('true');
   });
 });
+
+describe('AI panels', () => {
+  it('draw each panel from its PromQL via range(), and an edited query drives that panel', async () => {
+    const source = new FakeSource();
+    source.info = { ...source.info, prometheus: true };
+    const store = createStore(source);
+    wrapper = mount(App, { global: { provide: { [STORE as symbol]: store } }, attachTo: document.body });
+    await store.start();
+    source.emit(healthySnapshot());
+    await flush();
+    store.ui.view = 'ai';
+    await flush();
+    const q = source.info.queries.generation_tokens_per_second!;
+    expect(source.ranges).toContainEqual({ promql: q, rangeSeconds: 900 });
+    const panel = $('[data-testid="ai-panel-generation_tokens_per_second"]')!;
+    expect(panel.dataset.query).toBe(q);
+    const input = $('[data-testid="promql-generation_tokens_per_second"]') as HTMLInputElement;
+    input.value = 'sum(rate(vllm:generation_tokens_total{model="gpt"}[5m]))';
+    input.dispatchEvent(new Event('input'));
+    await key('Enter', {}, input);
+    expect(source.ranges.at(-1)).toEqual({ promql: 'sum(rate(vllm:generation_tokens_total{model="gpt"}[5m]))', rangeSeconds: 900 });
+    expect($('[data-testid="ai-panel-generation_tokens_per_second"]')!.dataset.query).toContain('model="gpt"');
+    expect($('[data-testid="ai-panel-moderation_per_second"]')!.dataset.query, 'other panels keep theirs').toBe(source.info.queries.moderation_per_second);
+  });
+});
