@@ -23,6 +23,9 @@ if [ ${#need[@]} -gt 0 ]; then
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+step "ui: npm ci, unit tests, build (the desktop shell embeds ui/dist)"
+(cd ui && npm ci --no-audit --no-fund && npm test && npm run build)
+
 step "build"
 cargo build --workspace --all-targets --locked
 
