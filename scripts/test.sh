@@ -14,7 +14,9 @@ step() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
 sudo=()
 [ "$(id -u)" = 0 ] || sudo=(sudo)
 need=()
-for p in build-essential pkg-config curl procps iproute2; do
+# The desktop shell (Tauri 2) links WebKitGTK and friends.
+for p in build-essential pkg-config curl procps iproute2 libwebkit2gtk-4.1-dev libgtk-3-dev \
+    librsvg2-dev libayatana-appindicator3-dev libssl-dev; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
