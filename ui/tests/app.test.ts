@@ -429,3 +429,32 @@ describe('AI panels', () => {
     expect($('[data-testid="ai-panel-moderation_per_second"]')!.dataset.query, 'other panels keep theirs').toBe(source.info.queries.moderation_per_second);
   });
 });
+
+describe('split brain and a broken fleet', () => {
+  it('shouts split brain and shows both primaries as roots', async () => {
+    const s = healthySnapshot();
+    const pg1 = s.nodes.find((n) => n.name === 'pg1')!;
+    Object.assign(pg1, { role: 'primary', upstream: null, tier: 0, timeline: 2 });
+    s.edges = s.edges.filter((e) => e.downstream !== 'pg1');
+    s.anomalies.push({ kind: 'split_brain', severity: 'critical', subject: 'pg0 (timeline 1),pg1 (timeline 2)', message: 'SPLIT BRAIN: 2 nodes are out of recovery' });
+    await setup({ snapshot: s });
+    expect($('[data-testid="split-brain-banner"]')!.textContent).toContain('pg1 (timeline 2)');
+    for (const n of ['pg0', 'pg1']) {
+      const el = $(`[data-testid="node-${n}"]`)!;
+      expect([el.dataset.role, el.dataset.health]).toEqual(['primary', 'crit']);
+      expect(el.textContent).toContain('SPLIT');
+    }
+  });
+
+  it('draws a fleet whose every probe timed out: all nodes down, no edges, no overlap', async () => {
+    await setup({ snapshot: unreachableSnapshot() });
+    const nodes = $$('[data-testid^="node-pg"]');
+    expect(nodes).toHaveLength(49);
+    expect(nodes.every((n) => n.dataset.reachable === 'false' && n.dataset.health === 'crit')).toBe(true);
+    expect(nodes.every((n) => n.textContent!.includes('down'))).toBe(true);
+    const ys = nodes.map((n) => translate(n).y);
+    expect(new Set(ys).size, 'one row each').toBe(49);
+    expect($$('[data-testid^="edge-"]')).toHaveLength(0);
+    expect($$('[data-testid^="pooler-down-"]').length).toBeGreaterThan(40);
+  });
+});
