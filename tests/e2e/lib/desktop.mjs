@@ -1,0 +1,65 @@
+// The desktop app under WebDriver: tauri-driver (installed with
+// `cargo install --locked tauri-driver`) in front of WebKitWebDriver, on free
+// ports, with the app started as `fleetdeck-desktop --fleet <lab fleet>`.
+// Needs a display: run under `xvfb-run -a`.
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { desktopBinary } from './binaries.mjs';
+import { freePort, portOpen } from './ports.mjs';
+import { Session } from './webdriver.mjs';
+
+function tauriDriverPath() {
+  return process.env.TAURI_DRIVER ?? path.join(os.homedir(), '.cargo/bin/tauri-driver');
+}
+
+/**
+ * Starts tauri-driver and a session running the desktop app with `args`
+ * (and `env` added to its environment).
+ * Returns { session, driverLog, close() }; close() ends the session (which
+ * ends the app) and stops the tauri-driver this call started.
+ */
+export async function startDesktop(args, { env = {} } = {}) {
+  if (!process.env.DISPLAY) throw new Error('no DISPLAY: run the desktop tests under xvfb-run -a');
+  const port = await freePort();
+  const nativePort = await freePort();
+  const driver = spawn(tauriDriverPath(), ['--port', String(port), '--native-port', String(nativePort)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // The app inherits tauri-driver's environment (through WebKitWebDriver).
+    env: { ...process.env, ...env },
+  });
+  const log = [];
+  const keep = (chunk) => {
+    log.push(chunk.toString());
+    if (log.length > 500) log.shift();
+  };
+  driver.stdout.on('data', keep);
+  driver.stderr.on('data', keep);
+  const stop = () => {
+    if (driver.exitCode === null && driver.signalCode === null) driver.kill('SIGTERM');
+  };
+  try {
+    // tauri-driver answers on its port before WebKitWebDriver listens on the
+    // native one; a session requested in between fails with "tcp connect error".
+    await portOpen(port);
+    await portOpen(nativePort);
+    const startedAt = performance.now();
+    const session = await Session.create(`http://127.0.0.1:${port}`, desktopBinary(), args);
+    return {
+      session,
+      startedAt,
+      driverLog: () => log.join(''),
+      async close() {
+        try {
+          await session.delete();
+        } catch {
+          /* the app may already be gone */
+        }
+        stop();
+      },
+    };
+  } catch (e) {
+    stop();
+    throw new Error(`${e.message}\ntauri-driver said:\n${log.join('')}`);
+  }
+}

@@ -1,0 +1,88 @@
+// `fleetdeck serve` end to end: Chromium (headless, playwright-core) on the
+// served UI, watching the running lab through Server-Sent Events.
+// Run: xvfb-run -a node --test serve.test.mjs
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fleetPath, waitFor } from './lib/lab.mjs';
+import { artifacts } from './lib/screenshot.mjs';
+import { engineSnapshot, launchChromium, startServe } from './lib/serve.mjs';
+import { drawnSeq, gotoView } from './lib/views.mjs';
+
+const fleet = fleetPath();
+let serve;
+let browser;
+let page;
+let ui;
+const consoleErrors = [];
+
+before(async () => {
+  serve = await startServe(fleet);
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  ui = {
+    find: (css) => page.$(css),
+    attr: (h, name) => h.getAttribute(name),
+    click: (h) => h.click(),
+    type: (h, text) => h.type(text),
+    keys: (k) => (k === '\n' ? page.keyboard.press('Enter') : page.keyboard.type(k)),
+    waitFor,
+  };
+  await page.goto(serve.url);
+  await waitFor('the first snapshot drawn', async () => (await drawnSeq(ui)) !== null, { timeout: 30_000 });
+});
+
+after(async () => {
+  await browser?.close();
+  serve?.close();
+});
+
+test('the overview shows the primary and every replica, each under its discovered upstream', async () => {
+  const truth = engineSnapshot(fleet);
+  for (const node of truth.nodes) {
+    const el = await waitFor(`node-${node.name} drawn`, () => ui.find(`[data-testid=node-${node.name}]`));
+    const upstream = (await el.getAttribute('data-upstream')) || null;
+    assert.equal(upstream, node.upstream ?? null, `${node.name} is drawn under the upstream the engine discovered`);
+  }
+  if (truth.nodes.length === 4) {
+    assert.ok(await ui.find('[data-testid=node-pg3][data-upstream=pg1]'), 'the cascade pg1 → pg3 is drawn under pg1');
+  }
+  await page.screenshot({ path: path.join(artifacts, 'serve-overview.png') });
+  assert.deepEqual(consoleErrors, [], 'no script errors (a CSP violation shows up here too)');
+});
+
+test('every view renders (screenshots in artifacts/)', async () => {
+  for (const view of ['overview', 'topology', 'pools', 'queries', 'cache', 'ai']) {
+    await gotoView(ui, view);
+    await new Promise((r) => setTimeout(r, 1500));
+    await page.screenshot({ path: path.join(artifacts, `serve-view-${view}.png`) });
+  }
+  await gotoView(ui, 'ai');
+  await waitFor('AI history charts drawn', () => ui.find('[data-view=ai] canvas'), { timeout: 15_000 });
+  await gotoView(ui, 'overview');
+  assert.deepEqual(consoleErrors, [], 'no script errors on any view');
+});
+
+test('snapshots keep arriving over Server-Sent Events', async () => {
+  const first = await drawnSeq(ui);
+  const later = await waitFor('two more snapshots drawn', async () => {
+    const seq = await drawnSeq(ui);
+    return seq !== null && seq >= first + 2 && seq;
+  });
+  assert.ok(later > first, `body[data-snapshot-seq] went from ${first} to ${later}`);
+});
+
+test('the server is read-only and serves the desktop CSP', async () => {
+  const info = await (await fetch(new URL('api/fleet', serve.url))).json();
+  assert.equal(info.read_only, true, 'browsers never get actions');
+  const post = await fetch(new URL('api/fleet', serve.url), { method: 'POST' });
+  assert.equal(post.status, 405, 'nothing but GET is routed');
+  const html = await fetch(serve.url);
+  const csp = html.headers.get('content-security-policy') ?? '';
+  assert.match(csp, /default-src 'self'/, `the page carries the CSP: ${csp}`);
+  const analyze = await fetch(new URL('api/explain?node=pg1&sql=SELECT%201&analyze=true', serve.url));
+  assert.equal(analyze.status, 403, 'EXPLAIN ANALYZE is never run for a browser');
+  assert.equal((await analyze.json()).code, 'refused');
+});
