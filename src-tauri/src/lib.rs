@@ -1,7 +1,7 @@
 //! FleetDeck's desktop shell: the Tauri 2 app around the core. It owns no
 //! logic of its own beyond wiring: the core's [`Engine`] refreshes the fleet
 //! in a background task ([`watch`]) and every snapshot is pushed to the window
-//! as the `snapshot` event; the window asks for the rest through the commands
+//! as events ([`push`]); the window asks for the rest through the commands
 //! in [`commands`], which the capability in `capabilities/main.json` grants.
 //!
 //! [`run_app`] takes the builder so that the same wiring runs on the real
@@ -12,6 +12,7 @@
 pub mod commands;
 pub mod locale;
 pub mod on_demand;
+pub mod push;
 pub mod remembered;
 pub mod watch;
 
@@ -23,8 +24,7 @@ use tauri::{App, AppHandle, Builder, Emitter, Manager, Runtime, WebviewUrl, Webv
 use crate::remembered::RememberedFleet;
 use crate::watch::Desk;
 
-/// The event that carries every [`fleetdeck_core::snapshot::Snapshot`] to the window.
-pub const SNAPSHOT_EVENT: &str = "snapshot";
+pub use push::{SNAPSHOT_EVENT, STATEMENTS_EVENT};
 /// The label of the one window (the capability names it).
 pub const MAIN_WINDOW: &str = "main";
 
@@ -67,9 +67,15 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, options: Options) -> tauri::Resu
         None => app.path().app_config_dir()?,
     };
     let handle = app.handle().clone();
+    let sent = push::StatementsSent::default();
     let emit: watch::Emit = Arc::new(move |snapshot| {
-        if let Err(e) = handle.emit(SNAPSHOT_EVENT, snapshot) {
-            eprintln!("fleetdeck-desktop: cannot emit a snapshot: {e}");
+        let pushed = if sent.changed(&snapshot.statements) {
+            handle.emit(STATEMENTS_EVENT, &snapshot.statements)
+        } else {
+            Ok(())
+        };
+        if let Err(e) = pushed.and_then(|()| handle.emit(SNAPSHOT_EVENT, push::without_statements(snapshot))) {
+            eprintln!("fleetdeck-desktop: cannot push a snapshot: {e}");
         }
     });
     let desk = Desk::new(kiosk, RememberedFleet::in_dir(&config_dir), emit);
@@ -87,12 +93,22 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, options: Options) -> tauri::Resu
     Ok(app)
 }
 
-/// Opens the one window, full screen in kiosk mode.
+/// Opens the one window; in kiosk mode full screen and undecorated.
 pub fn main_window<R: Runtime>(app: &AppHandle<R>, kiosk: bool) -> tauri::Result<WebviewWindow<R>> {
-    WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::default())
+    let window = WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::default())
         .title("FleetDeck")
         .inner_size(1440.0, 900.0)
         .min_inner_size(960.0, 600.0)
         .fullscreen(kiosk)
-        .build()
+        .decorations(!kiosk)
+        .build()?;
+    if kiosk {
+        // Full screen is a request to the window manager, and a war-room box
+        // may run a bare X session without one: cover the monitor regardless.
+        if let Some(monitor) = window.current_monitor()?.or(window.primary_monitor()?) {
+            window.set_position(*monitor.position())?;
+            window.set_size(*monitor.size())?;
+        }
+    }
+    Ok(window)
 }

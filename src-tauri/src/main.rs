@@ -1,6 +1,7 @@
-//! `fleetdeck-desktop [--fleet FILE] [--kiosk]`: parses the arguments and runs
-//! the app that `fleetdeck_desktop::run_app` builds (after the one locale fix
-//! WebKitGTK needs before GTK starts, see `fleetdeck_desktop::locale`).
+//! `fleetdeck-desktop [--fleet FILE] [--kiosk] [--gpu]`: parses the arguments
+//! and runs the app that `fleetdeck_desktop::run_app` builds (after the
+//! environment WebKitGTK reads before GTK starts: the locale fix in
+//! `fleetdeck_desktop::locale`, and compositing off unless `--gpu`).
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 use std::path::PathBuf;
@@ -17,6 +18,9 @@ struct Args {
     /// War-room display: full screen, no action buttons, no EXPLAIN ANALYZE.
     #[arg(long)]
     kiosk: bool,
+    /// Let WebKit composite with the GPU (OpenGL). Off by default: see `main`.
+    #[arg(long)]
+    gpu: bool,
     /// Added by WebKitWebDriver when it starts the app for end-to-end tests.
     #[arg(long, hide = true)]
     automation: bool,
@@ -25,6 +29,13 @@ struct Args {
 fn main() -> ExitCode {
     fleetdeck_desktop::locale::avoid_c_codeset_language();
     let args = Args::parse();
+    if !args.gpu && std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
+        // Accelerated compositing loads an OpenGL stack into both the app and
+        // its web process (Mesa with LLVM where there is no GPU: ≈ 90 MB of the
+        // 48-replica lab's footprint) for a page of text, tables and 2D
+        // canvases that gains nothing from it. Still single-threaded here.
+        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+    }
     let options = fleetdeck_desktop::Options { fleet: args.fleet, kiosk: args.kiosk, config_dir: None };
     match fleetdeck_desktop::run_app(tauri::Builder::default(), options) {
         Ok(app) => {

@@ -61,7 +61,36 @@ describe('TauriSource', () => {
     listeners.get('snapshot')!({ payload: { seq: 3 } });
     expect(got).toEqual([3]);
     off();
-    expect(unlisten).toHaveBeenCalled();
+    expect(unlisten).toHaveBeenCalledTimes(2);
+  });
+
+  it('puts the statements pushed on their own event back into every snapshot', async () => {
+    const src = new TauriSource();
+    const got: { seq: number; statements: unknown[] }[] = [];
+    src.onSnapshot((s) => got.push({ seq: s.seq, statements: s.statements }));
+    await Promise.resolve();
+    listeners.get('snapshot')!({ payload: { seq: 1, statements: [] } });
+    const read = [{ node: 'pg0', read_at: 't1', top: [{ query: 'SELECT 1' }] }];
+    listeners.get('statements')!({ payload: read });
+    listeners.get('snapshot')!({ payload: { seq: 2, statements: [] } });
+    listeners.get('snapshot')!({ payload: { seq: 3, statements: [] } });
+    expect(got).toEqual([
+      { seq: 1, statements: [] },
+      { seq: 2, statements: read },
+      { seq: 3, statements: read },
+    ]);
+  });
+
+  it('takes the statements of latest_snapshot until the first push', async () => {
+    const src = new TauriSource();
+    const whole = [{ node: 'pg1', read_at: 't0', top: [] }];
+    invoke.mockResolvedValue({ seq: 0, statements: whole });
+    await src.latestSnapshot();
+    const got: unknown[] = [];
+    src.onSnapshot((s) => got.push(s.statements));
+    await Promise.resolve();
+    listeners.get('snapshot')!({ payload: { seq: 1, statements: [] } });
+    expect(got).toEqual([whole]);
   });
 
   it('asks for notification permission once, then sends', async () => {

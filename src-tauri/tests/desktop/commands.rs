@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fleetdeck_core::contract::{FleetInfo, PlanView, RangeResult};
-use fleetdeck_core::snapshot::{Role, Snapshot};
+use fleetdeck_core::snapshot::{NodeStatements, Role, Snapshot};
 use serde_json::{json, Value};
 use tauri::Listener;
 
@@ -32,15 +32,38 @@ fn snapshots_are_pushed_and_the_latest_is_kept() {
         let snapshot: Snapshot = serde_json::from_str(event.payload()).expect("the event carries a Snapshot");
         sink.lock().unwrap().push(snapshot);
     });
-    let seqs = wait_for(Duration::from_secs(30), "two pushed snapshots", || {
+    let statements: Arc<Mutex<Vec<Vec<NodeStatements>>>> = Arc::default();
+    let sink = Arc::clone(&statements);
+    app.listen_any(fleetdeck_desktop::STATEMENTS_EVENT, move |event| {
+        let read: Vec<NodeStatements> = serde_json::from_str(event.payload()).expect("the event carries statements");
+        sink.lock().unwrap().push(read);
+    });
+    // Statements are re-read every 5th refresh: 7 snapshots span at least one re-read.
+    let seqs = wait_for(Duration::from_secs(60), "seven pushed snapshots", || {
         let got = pushed.lock().unwrap();
-        (got.len() >= 2).then(|| got.iter().map(|s| s.seq).collect::<Vec<_>>())
+        (got.len() >= 7).then(|| got.iter().map(|s| s.seq).collect::<Vec<_>>())
     });
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "one event per refresh, in order: {seqs:?}");
+    assert!(
+        pushed.lock().unwrap().iter().all(|s| s.statements.is_empty()),
+        "statements never ride in the snapshot event"
+    );
+    let reads = statements.lock().unwrap().clone();
+    assert!(
+        (1..=3).contains(&reads.len()),
+        "statements are pushed when re-read, not with every one of {} snapshots: {} pushes",
+        seqs.len(),
+        reads.len()
+    );
+    assert!(
+        reads.iter().flatten().any(|n| n.node == "pg0" && !n.top.is_empty()),
+        "the primary's pg_stat_statements arrive (the lab's workload writes through it)"
+    );
     let latest: Option<Snapshot> = invoke(&window, "latest_snapshot", json!({})).unwrap();
     let latest = latest.expect("a snapshot is kept once one was pushed");
     let pg0 = latest.nodes.iter().find(|n| n.name == "pg0").expect("pg0 is in the lab");
     assert_eq!(pg0.role, Role::Primary, "the lab's pg0 is its primary");
+    assert!(!latest.statements.is_empty(), "latest_snapshot answers whole, statements included");
 }
 
 #[test]

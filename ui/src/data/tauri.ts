@@ -1,9 +1,13 @@
-// The desktop side: commands and the `snapshot` event of the Tauri shell
+// The desktop side: commands and the pushed events of the Tauri shell
 // (src-tauri). Argument names are camelCase here; Tauri maps them to the
-// commands' snake_case parameters.
+// commands' snake_case parameters. The shell pushes pg_stat_statements on
+// their own `statements` event, only when re-read, and every `snapshot`
+// without them (src-tauri/src/push.rs); they are put back together here, so
+// the rest of the UI sees whole snapshots.
 import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import type { FleetInfo } from '../generated/FleetInfo';
+import type { NodeStatements } from '../generated/NodeStatements';
 import type { PlanView } from '../generated/PlanView';
 import type { RangeResult } from '../generated/RangeResult';
 import type { Snapshot } from '../generated/Snapshot';
@@ -21,25 +25,38 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 export class TauriSource implements DataSource {
   readonly kind = 'tauri' as const;
   private permission: Promise<boolean> | null = null;
+  /** The statements pushed last (null before the first push). */
+  private statements: NodeStatements[] | null = null;
 
   fleetInfo(): Promise<FleetInfo> {
     return call<FleetInfo>('fleet_info');
   }
 
-  latestSnapshot(): Promise<Snapshot | null> {
-    return call<Snapshot | null>('latest_snapshot');
+  async latestSnapshot(): Promise<Snapshot | null> {
+    const s = await call<Snapshot | null>('latest_snapshot');
+    // Whole; its statements stand until the next push (which may have come first).
+    if (s !== null && this.statements === null) this.statements = s.statements;
+    return s;
   }
 
   onSnapshot(cb: (s: Snapshot, at: number) => void): () => void {
-    let unlisten: (() => void) | null = null;
+    const unlisten: (() => void)[] = [];
     let cancelled = false;
-    void listen<Snapshot>('snapshot', (e) => cb(e.payload, performance.now())).then((u) => {
+    const keep = (u: () => void) => {
       if (cancelled) u();
-      else unlisten = u;
-    });
+      else unlisten.push(u);
+    };
+    void listen<NodeStatements[]>('statements', (e) => {
+      this.statements = e.payload;
+    }).then(keep);
+    void listen<Snapshot>('snapshot', (e) => {
+      const at = performance.now();
+      e.payload.statements = this.statements ?? [];
+      cb(e.payload, at);
+    }).then(keep);
     return () => {
       cancelled = true;
-      unlisten?.();
+      for (const u of unlisten.splice(0)) u();
     };
   }
 
