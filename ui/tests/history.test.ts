@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HistoryRecorder, keys, poolId } from '../src/state/history';
+import { SeriesRing } from '../src/state/ring';
 import { healthySnapshot, tick } from './helpers';
 
 describe('HistoryRecorder', () => {
@@ -36,5 +37,21 @@ describe('HistoryRecorder', () => {
     h.record(s);
     expect(h.record(s)).toBe(false);
     expect(h.ring.length).toBe(1);
+  });
+
+  it('clear() starts over with an empty ring of the same sizes (benchmark backfill)', () => {
+    const opts = { fineRows: 120, chunkSize: 60, bucketSeconds: 30, buckets: 40, bucketChunk: 20 };
+    const h = new HistoryRecorder(new SeriesRing(opts));
+    const s = healthySnapshot();
+    h.record(s);
+    h.record(tick(s, 1));
+    const v = h.version;
+    h.clear();
+    expect(h.ring.length).toBe(0);
+    expect(h.ring.bytes(), 'nothing allocated until a row arrives').toBe(0);
+    expect(h.ring.options).toEqual(opts);
+    expect(h.version, 'charts redraw after a clear').toBeGreaterThan(v);
+    expect(h.record(s), 'the same snapshot is new to a cleared history').toBe(true);
+    expect(h.ring.latest(keys.poolsWaiting())).toBe(s.pools.reduce((n, p) => n + p.cl_waiting, 0));
   });
 });

@@ -66,7 +66,7 @@ export class HistoryRecorder {
 
   /** Start over with an empty ring (benchmark backfill). */
   clear(): void {
-    this.ring = new SeriesRing(this.ring.capacity, this.ring.chunkSize);
+    this.ring = new SeriesRing(this.ring.options);
     this.prevEvicted.clear();
     this.handles.clear();
     this.version++;
