@@ -377,23 +377,9 @@ export class SeriesRing {
       const vals = this.readColumn(cols[k], first + a, n);
       const y = ys[k]!;
       for (const [s, e] of bounds) {
-        let mn = Infinity;
-        let mx = -Infinity;
-        let imn = -1;
-        let imx = -1;
-        for (let i = s; i < e; i++) {
-          const v = vals[i]!;
-          if (v !== v) continue;
-          if (v < mn) {
-            mn = v;
-            imn = i;
-          }
-          if (v > mx) {
-            mx = v;
-            imx = i;
-          }
-        }
-        pushMinMax(y, mn, mx, imn, imx);
+        const m = new Extremes();
+        m.rows(vals, s, e, 0);
+        m.push(y);
       }
     }
     return { x, ys };
@@ -444,36 +430,10 @@ export class SeriesRing {
       const vals = this.readColumn(cols[k], this.first + fa, nf);
       const y = ys[k]!;
       for (const [a, e] of bounds) {
-        let mn = Infinity;
-        let mx = -Infinity;
-        let imn = -1;
-        let imx = -1;
-        for (let i = a, ce = Math.min(e, nc); i < ce; i++) {
-          const lo = b[2 * i]!;
-          if (lo !== lo) continue;
-          const hi = b[2 * i + 1]!;
-          if (lo < mn) {
-            mn = lo;
-            imn = i;
-          }
-          if (hi > mx) {
-            mx = hi;
-            imx = i;
-          }
-        }
-        for (let i = Math.max(a, nc); i < e; i++) {
-          const v = vals[i - nc]!;
-          if (v !== v) continue;
-          if (v < mn) {
-            mn = v;
-            imn = i;
-          }
-          if (v > mx) {
-            mx = v;
-            imx = i;
-          }
-        }
-        pushMinMax(y, mn, mx, imn, imx);
+        const m = new Extremes();
+        for (let i = a, ce = Math.min(e, nc); i < ce; i++) m.add(b[2 * i]!, b[2 * i + 1]!, i);
+        m.rows(vals, Math.max(a, nc), e, nc);
+        m.push(y);
       }
     }
     return { x, ys };
@@ -575,9 +535,38 @@ function pushX(x: number[], t0: number, t1: number): void {
   x.push(t0, t1 > t0 ? t0 + (t1 - t0) / 2 : t0 + 1e-3);
 }
 
-/** A slice's min and max in the order they occurred (two nulls when it has no value). */
-function pushMinMax(y: (number | null)[], mn: number, mx: number, imn: number, imx: number): void {
-  if (imn < 0) y.push(null, null);
-  else if (imn <= imx) y.push(mn, mx);
-  else y.push(mx, mn);
+/** A slice's minimum and maximum, and where in the slice each was seen. */
+class Extremes {
+  private mn = Infinity;
+  private mx = -Infinity;
+  private imn = -1;
+  private imx = -1;
+
+  /** Takes a value range [lo, hi] seen at position `i` (a bucket, or a row with lo = hi); NaN is a gap. */
+  add(lo: number, hi: number, i: number): void {
+    if (lo !== lo) return;
+    if (lo < this.mn) {
+      this.mn = lo;
+      this.imn = i;
+    }
+    if (hi > this.mx) {
+      this.mx = hi;
+      this.imx = i;
+    }
+  }
+
+  /** Takes rows: position i in [from, to) is vals[i - offset]. */
+  rows(vals: ArrayLike<number>, from: number, to: number, offset: number): void {
+    for (let i = from; i < to; i++) {
+      const v = vals[i - offset]!;
+      this.add(v, v, i);
+    }
+  }
+
+  /** Appends the min and max in the order they occurred (two nulls when the slice has no value). */
+  push(y: (number | null)[]): void {
+    if (this.imn < 0) y.push(null, null);
+    else if (this.imn <= this.imx) y.push(this.mn, this.mx);
+    else y.push(this.mx, this.mn);
+  }
 }
