@@ -1,5 +1,5 @@
-// The desktop app end to end: the release binary (built with
-// --features custom-protocol, UI embedded) under tauri-driver and Xvfb,
+// The desktop app end to end: the binary (ui/dist embedded by its default
+// custom-protocol feature) under tauri-driver and Xvfb,
 // watching the running lab. Run: xvfb-run -a node --test desktop.test.mjs
 //
 // Works on any lab size; the cascade assertion (pg3 under pg1) is specific

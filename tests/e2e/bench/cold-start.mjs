@@ -2,7 +2,7 @@
 // WebDriver request that launches the app until body[data-snapshot-seq]
 // appears (the UI sets it when it has drawn a snapshot). Median of RUNS
 // (default 5) launches against the running lab. Use the release binary:
-//   cargo build --release -p fleetdeck-desktop --features custom-protocol
+//   cargo build --release -p fleetdeck-desktop
 //   xvfb-run -a node bench/cold-start.mjs
 import { startDesktop } from '../lib/desktop.mjs';
 import { fleetPath } from '../lib/lab.mjs';

@@ -14,10 +14,10 @@ function find(envVar, name) {
     const p = path.join(target, profile, name);
     if (fs.existsSync(p)) return p;
   }
-  throw new Error(`${name} is not built: cargo build --release -p ${name === 'fleetdeck' ? 'fleetdeck-cli' : 'fleetdeck-desktop --features custom-protocol'} (or set ${envVar})`);
+  throw new Error(`${name} is not built: cargo build --release -p ${name === 'fleetdeck' ? 'fleetdeck-cli' : 'fleetdeck-desktop'} (or set ${envVar})`);
 }
 
-/** The desktop app (built with `--features custom-protocol`, so it loads the embedded UI). */
+/** The desktop app (its default custom-protocol feature embeds ui/dist). */
 export const desktopBinary = () => find('FLEETDECK_DESKTOP', 'fleetdeck-desktop');
 /** The `fleetdeck` CLI (for `serve`). */
 export const cliBinary = () => find('FLEETDECK_CLI', 'fleetdeck');
