@@ -19,7 +19,7 @@ pub mod watch;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tauri::{App, AppHandle, Builder, Emitter, Manager, Runtime, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
+use tauri::{App, AppHandle, Builder, Manager, Runtime, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 
 use crate::remembered::RememberedFleet;
 use crate::watch::Desk;
@@ -69,12 +69,7 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, options: Options) -> tauri::Resu
     let handle = app.handle().clone();
     let sent = push::StatementsSent::default();
     let emit: watch::Emit = Arc::new(move |snapshot| {
-        let pushed = if sent.changed(&snapshot.statements) {
-            handle.emit(STATEMENTS_EVENT, &snapshot.statements)
-        } else {
-            Ok(())
-        };
-        if let Err(e) = pushed.and_then(|()| handle.emit(SNAPSHOT_EVENT, push::without_statements(snapshot))) {
+        if let Err(e) = push::push(&handle, &sent, snapshot) {
             eprintln!("fleetdeck-desktop: cannot push a snapshot: {e}");
         }
     });

@@ -1,19 +1,28 @@
 //! How snapshots reach the window. A Tauri event is delivered by evaluating
-//! its payload as script in the webview, so every byte pushed is parsed on
-//! the UI's main thread and churns its heap. `pg_stat_statements` are most of
-//! a snapshot (≈ 440 of 520 KB on the 49-node lab) but change only when the
-//! engine re-reads them, every `statements_every` refreshes. So they travel
-//! on their own `statements` event, only when re-read, just before the
-//! `snapshot` event that carries the rest (with `statements` empty); the UI
-//! puts the two back together. `latest_snapshot` still answers whole.
+//! a script that holds its payload, so an object payload becomes a JavaScript
+//! object literal that the webview compiles to bytecode on the UI's main
+//! thread, once per event, and keeps until its next full collection. Two
+//! things keep that small:
+//!
+//! - Each payload is sent as JSON *text* (a single string literal in the
+//!   script), which the UI decodes with `JSON.parse`: no code is compiled for
+//!   the data.
+//! - `pg_stat_statements` are most of a snapshot (≈ 440 of 520 KB on the
+//!   49-node lab) but change only when the engine re-reads them, every
+//!   `statements_every` refreshes. They travel on their own `statements` event,
+//!   only when re-read, just before the `snapshot` event that carries the rest
+//!   (with `statements` empty); the UI puts the two back together.
+//!
+//! `latest_snapshot` still answers whole.
 
 use std::sync::{Mutex, PoisonError};
 
 use fleetdeck_core::snapshot::{NodeStatements, Snapshot};
+use tauri::{Emitter, Runtime};
 
-/// The event that carries every snapshot, without its statements.
+/// The event that carries every snapshot, without its statements, as JSON text.
 pub const SNAPSHOT_EVENT: &str = "snapshot";
-/// The event that carries the statements of every node, when they were re-read.
+/// The event that carries the statements of every node, when they were re-read, as JSON text.
 pub const STATEMENTS_EVENT: &str = "statements";
 
 /// Remembers which statements were pushed last.
@@ -34,6 +43,15 @@ impl StatementsSent {
         *last = Some(signature);
         changed
     }
+}
+
+/// Pushes `snapshot` to the window: its statements first when they were
+/// re-read since the last push, then the rest.
+pub fn push<R: Runtime>(to: &impl Emitter<R>, sent: &StatementsSent, snapshot: &Snapshot) -> tauri::Result<()> {
+    if sent.changed(&snapshot.statements) {
+        to.emit(STATEMENTS_EVENT, serde_json::to_string(&snapshot.statements)?)?;
+    }
+    to.emit(SNAPSHOT_EVENT, serde_json::to_string(&without_statements(snapshot))?)
 }
 
 /// `snapshot` without its statements, as the `snapshot` event carries it.

@@ -53,12 +53,12 @@ describe('TauriSource', () => {
     await expect(src.explain('pg0', { sql: 'x' }, false)).rejects.toEqual({ code: 'internal', message: 'command explain not allowed by ACL' });
   });
 
-  it('listens to the `snapshot` event and stops on unsubscribe', async () => {
+  it('decodes the `snapshot` event (JSON text) and stops on unsubscribe', async () => {
     const src = new TauriSource();
     const got: number[] = [];
     const off = src.onSnapshot((s) => got.push(s.seq));
     await Promise.resolve();
-    listeners.get('snapshot')!({ payload: { seq: 3 } });
+    listeners.get('snapshot')!({ payload: JSON.stringify({ seq: 3 }) });
     expect(got).toEqual([3]);
     off();
     expect(unlisten).toHaveBeenCalledTimes(2);
@@ -69,11 +69,11 @@ describe('TauriSource', () => {
     const got: { seq: number; statements: unknown[] }[] = [];
     src.onSnapshot((s) => got.push({ seq: s.seq, statements: s.statements }));
     await Promise.resolve();
-    listeners.get('snapshot')!({ payload: { seq: 1, statements: [] } });
+    listeners.get('snapshot')!({ payload: JSON.stringify({ seq: 1, statements: [] }) });
     const read = [{ node: 'pg0', read_at: 't1', top: [{ query: 'SELECT 1' }] }];
-    listeners.get('statements')!({ payload: read });
-    listeners.get('snapshot')!({ payload: { seq: 2, statements: [] } });
-    listeners.get('snapshot')!({ payload: { seq: 3, statements: [] } });
+    listeners.get('statements')!({ payload: JSON.stringify(read) });
+    listeners.get('snapshot')!({ payload: JSON.stringify({ seq: 2, statements: [] }) });
+    listeners.get('snapshot')!({ payload: JSON.stringify({ seq: 3, statements: [] }) });
     expect(got).toEqual([
       { seq: 1, statements: [] },
       { seq: 2, statements: read },
@@ -89,7 +89,7 @@ describe('TauriSource', () => {
     const got: unknown[] = [];
     src.onSnapshot((s) => got.push(s.statements));
     await Promise.resolve();
-    listeners.get('snapshot')!({ payload: { seq: 1, statements: [] } });
+    listeners.get('snapshot')!({ payload: JSON.stringify({ seq: 1, statements: [] }) });
     expect(got).toEqual([whole]);
   });
 

@@ -29,13 +29,15 @@ fn snapshots_are_pushed_and_the_latest_is_kept() {
     let pushed: Arc<Mutex<Vec<Snapshot>>> = Arc::default();
     let sink = Arc::clone(&pushed);
     app.listen_any(fleetdeck_desktop::SNAPSHOT_EVENT, move |event| {
-        let snapshot: Snapshot = serde_json::from_str(event.payload()).expect("the event carries a Snapshot");
+        let text: String = serde_json::from_str(event.payload()).expect("the event carries JSON text");
+        let snapshot: Snapshot = serde_json::from_str(&text).expect("the text is a Snapshot");
         sink.lock().unwrap().push(snapshot);
     });
     let statements: Arc<Mutex<Vec<Vec<NodeStatements>>>> = Arc::default();
     let sink = Arc::clone(&statements);
     app.listen_any(fleetdeck_desktop::STATEMENTS_EVENT, move |event| {
-        let read: Vec<NodeStatements> = serde_json::from_str(event.payload()).expect("the event carries statements");
+        let text: String = serde_json::from_str(event.payload()).expect("the event carries JSON text");
+        let read: Vec<NodeStatements> = serde_json::from_str(&text).expect("the text is the nodes' statements");
         sink.lock().unwrap().push(read);
     });
     // Statements are re-read every 5th refresh: 7 snapshots span at least one re-read.

@@ -1,9 +1,10 @@
 // The desktop side: commands and the pushed events of the Tauri shell
 // (src-tauri). Argument names are camelCase here; Tauri maps them to the
-// commands' snake_case parameters. The shell pushes pg_stat_statements on
-// their own `statements` event, only when re-read, and every `snapshot`
-// without them (src-tauri/src/push.rs); they are put back together here, so
-// the rest of the UI sees whole snapshots.
+// commands' snake_case parameters. The shell pushes JSON text (decoded here:
+// an object payload would be compiled as script), pg_stat_statements on their
+// own `statements` event only when re-read, and every `snapshot` without them
+// (src-tauri/src/push.rs); they are put back together here, so the rest of
+// the UI sees whole snapshots.
 import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import type { FleetInfo } from '../generated/FleetInfo';
@@ -46,13 +47,14 @@ export class TauriSource implements DataSource {
       if (cancelled) u();
       else unlisten.push(u);
     };
-    void listen<NodeStatements[]>('statements', (e) => {
-      this.statements = e.payload;
+    void listen<string>('statements', (e) => {
+      this.statements = JSON.parse(e.payload) as NodeStatements[];
     }).then(keep);
-    void listen<Snapshot>('snapshot', (e) => {
+    void listen<string>('snapshot', (e) => {
       const at = performance.now();
-      e.payload.statements = this.statements ?? [];
-      cb(e.payload, at);
+      const s = JSON.parse(e.payload) as Snapshot;
+      s.statements = this.statements ?? [];
+      cb(s, at);
     }).then(keep);
     return () => {
       cancelled = true;
