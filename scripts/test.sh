@@ -7,26 +7,21 @@
 # (default ~/.cache/fleetdeck-target, outside the clone).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/fleetdeck-target}
-export CARGO_TERM_COLOR=never
-step() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
+. scripts/common.sh
 
-sudo=()
-[ "$(id -u)" = 0 ] || sudo=(sudo)
-need=()
-# The desktop shell (Tauri 2) links WebKitGTK and friends.
-for p in build-essential pkg-config curl procps iproute2 libwebkit2gtk-4.1-dev libgtk-3-dev \
-    librsvg2-dev libayatana-appindicator3-dev libssl-dev; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    step "apt: ${need[*]}"
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+# Beyond the build: the desktop app's end-to-end tests drive it under Xvfb
+# through WebKitWebDriver, photograph the display with ImageMagick's `import`,
+# and look at `fleetdeck serve` with Chromium.
+ensure_packages "${BUILD_PACKAGES[@]}" xvfb xauth webkit2gtk-driver imagemagick chromium
 
 step "ui: npm ci, unit tests, build (the desktop shell embeds ui/dist)"
 (cd ui && npm ci --no-audit --no-fund && npm test && npm run build)
+
+step "end-to-end tools: tauri-driver, playwright-core (the system's Chromium; no browser download)"
+export CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
+export TAURI_DRIVER=$CARGO_HOME/bin/tauri-driver
+[ -x "$TAURI_DRIVER" ] || cargo install --locked tauri-driver --version 2.1.0
+(cd tests/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 
 step "build"
 cargo build --workspace --all-targets --locked
@@ -51,6 +46,11 @@ step "tests against the lab"
 cargo test --locked -p fleetdeck-lab-tests --test lab -- --test-threads=1
 cargo test --locked -p fleetdeck-core --test core -- --test-threads=1
 cargo test --locked -p fleetdeck-cli --test cli -- --test-threads=1
+cargo test --locked -p fleetdeck-desktop --test desktop -- --test-threads=1
+
+step "end to end: the desktop app (tauri-driver, Xvfb) and fleetdeck serve (Chromium); screenshots in artifacts/"
+(cd tests/e2e && FLEETDECK_DESKTOP="$CARGO_TARGET_DIR/debug/fleetdeck-desktop" \
+    FLEETDECK_CLI="$CARGO_TARGET_DIR/debug/fleetdeck" npm test)
 
 step "lab: down leaves nothing behind"
 cargo test --locked -p fleetdeck-lab-tests --test down

@@ -86,3 +86,19 @@ test('the server is read-only and serves the desktop CSP', async () => {
   assert.equal(analyze.status, 403, 'EXPLAIN ANALYZE is never run for a browser');
   assert.equal((await analyze.json()).code, 'refused');
 });
+
+test('bound off loopback, it prints a token and refuses every request without it', async () => {
+  const open = await startServe(fleet, { host: '0.0.0.0' });
+  try {
+    const token = (await waitFor('the printed token', () => open.output().match(/[?&]token=([0-9a-f]+)/)))[1];
+    assert.equal((await fetch(new URL('api/fleet', open.url))).status, 401, 'no token, no fleet');
+    assert.equal((await fetch(new URL('api/fleet?token=x' + token, open.url))).status, 401, 'a wrong token is refused');
+    assert.equal((await fetch(open.url)).status, 401, 'nor the page');
+    const info = await (await fetch(new URL(`api/fleet?token=${token}`, open.url))).json();
+    assert.equal(info.read_only, true);
+    const authorised = await fetch(new URL('api/fleet', open.url), { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(authorised.status, 200, 'the bearer header works too');
+  } finally {
+    open.close();
+  }
+});

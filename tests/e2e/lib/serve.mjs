@@ -5,10 +5,13 @@ import { chromium } from 'playwright-core';
 import { cliBinary } from './binaries.mjs';
 import { freePort, portOpen } from './ports.mjs';
 
-/** Starts `fleetdeck serve --fleet FLEET` and returns { url, output(), close() }. */
-export async function startServe(fleet, extraArgs = []) {
+/**
+ * Starts `fleetdeck serve --fleet FLEET --bind HOST:PORT` on a free port and
+ * returns { url, port, output(), close() }; `url` is on loopback either way.
+ */
+export async function startServe(fleet, { host = '127.0.0.1' } = {}) {
   const port = await freePort();
-  const child = spawn(cliBinary(), ['serve', '--fleet', fleet, '--bind', `127.0.0.1:${port}`, ...extraArgs], {
+  const child = spawn(cliBinary(), ['serve', '--fleet', fleet, '--bind', `${host}:${port}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -23,7 +26,7 @@ export async function startServe(fleet, extraArgs = []) {
     close();
     throw new Error(`${e.message}\nfleetdeck serve said:\n${out}`);
   }
-  return { url: `http://127.0.0.1:${port}/`, output: () => out, close };
+  return { url: `http://127.0.0.1:${port}/`, port, output: () => out, close };
 }
 
 /** Chromium as the tests run it: headless, no sandbox, nothing phoning home. */
