@@ -11,7 +11,6 @@
 
 pub mod commands;
 pub mod locale;
-pub mod on_demand;
 pub mod push;
 pub mod remembered;
 pub mod watch;

@@ -210,7 +210,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             match sort {
                 SortBy::Total => top.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms)),
                 SortBy::Mean => top.sort_by(|a, b| b.mean_ms.total_cmp(&a.mean_ms)),
-                SortBy::Calls => top.sort_by(|a, b| b.calls.cmp(&a.calls)),
+                SortBy::Calls => top.sort_by_key(|s| std::cmp::Reverse(s.calls)),
             }
             top.truncate(limit as usize);
             if json {

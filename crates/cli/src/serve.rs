@@ -32,7 +32,6 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use axum::extract::{Query, Request, State};
@@ -42,11 +41,10 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
-use fleetdeck_core::contract::{ErrorCode, FleetInfo, PlanView, RangeResult, RangeSeries, UiError};
-use fleetdeck_core::explain::{self, Target};
+use fleetdeck_core::contract::{ErrorCode, FleetInfo, PlanView, RangeResult, UiError};
 use fleetdeck_core::fleet::Fleet;
-use fleetdeck_core::probe::pgconn;
-use fleetdeck_core::probe::prometheus::{step_for, PrometheusClient};
+use fleetdeck_core::on_demand;
+use fleetdeck_core::probe::prometheus::PrometheusClient;
 use fleetdeck_core::refresh::Engine;
 use futures_util::stream::{self, Stream};
 use tokio::sync::{broadcast, Semaphore};
@@ -59,15 +57,9 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8686";
 const TAURI_CONF: &str = include_str!("../../../src-tauri/tauri.conf.json");
 /// Name of the cookie that carries the token after a page was opened with `?token=`.
 const TOKEN_COOKIE: &str = "fleetdeck_token";
-/// The longest history a panel may ask for: Prometheus' default retention.
-const MAX_RANGE_SECONDS: f64 = 15.0 * 24.0 * 3600.0;
 /// EXPLAINs run at once; more wait their turn, so a burst of clicks cannot
 /// open a burst of connections to a node that is already struggling.
 const EXPLAIN_SLOTS: usize = 4;
-/// Connecting to a node for EXPLAIN.
-const EXPLAIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// `statement_timeout` for the EXPLAIN.
-const EXPLAIN_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One serialised snapshot: its `seq` and its JSON.
 type Published = (u64, Arc<str>);
@@ -251,33 +243,16 @@ async fn range(
     State(served): State<Arc<Served>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<RangeResult>, ApiError> {
-    let promql =
-        params.get("query").filter(|q| !q.trim().is_empty()).ok_or_else(|| bad_request("query= is required"))?;
+    let promql = params.get("query").ok_or_else(|| bad_request("query= is required"))?;
     let range_seconds: f64 = params
         .get("range")
         .ok_or_else(|| bad_request("range= (seconds) is required"))?
         .parse()
         .map_err(|_| bad_request("range= must be a number of seconds"))?;
-    if !(range_seconds.is_finite() && range_seconds > 0.0 && range_seconds <= MAX_RANGE_SECONDS) {
-        return Err(bad_request(format!("range must be between 0 and {MAX_RANGE_SECONDS} seconds")));
-    }
     let prometheus = served.prometheus.as_ref().ok_or_else(|| {
         UiError::new(ErrorCode::NotConfigured, format!("the fleet {} has no [prometheus] section", served.info.name))
     })?;
-    let min_step = served.fleet.probe.interval;
-    let end = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
-    let series = prometheus.range(promql, end - range_seconds, end, min_step).await.map_err(UiError::from)?;
-    Ok(Json(RangeResult {
-        query: promql.clone(),
-        step_seconds: step_for(range_seconds, min_step).as_secs_f64(),
-        series: series
-            .into_iter()
-            .map(|s| RangeSeries {
-                labels: s.labels,
-                points: s.points.into_iter().filter(|(_, v)| v.is_finite()).collect(),
-            })
-            .collect(),
-    }))
+    Ok(Json(on_demand::range(prometheus, promql, range_seconds, served.fleet.probe.interval).await?))
 }
 
 async fn explain(
@@ -292,28 +267,9 @@ async fn explain(
         .into());
     }
     let node = params.remove("node").ok_or_else(|| bad_request("node= is required"))?;
-    let endpoint = served
-        .fleet
-        .postgres
-        .iter()
-        .find(|p| p.name == node)
-        .ok_or_else(|| bad_request(format!("no PostgreSQL node '{node}' in the fleet {}", served.info.name)))?;
-    let target = match (params.remove("query_id"), params.remove("sql")) {
-        (Some(id), None) => Target::QueryId(id),
-        (None, Some(sql)) => {
-            // Refuse multi-statement SQL before connecting anywhere.
-            explain::single_statement(&sql).map_err(UiError::from)?;
-            Target::Sql(sql)
-        }
-        _ => return Err(bad_request("give exactly one of query_id= or sql=")),
-    };
+    let target = (params.remove("query_id"), params.remove("sql"));
     let _slot = served.explain_slots.acquire().await.map_err(|_| UiError::new(ErrorCode::Internal, "shutting down"))?;
-    let (mut client, _) = pgconn::connect(&endpoint.monitor, "fleetdeck-serve-explain", EXPLAIN_CONNECT_TIMEOUT)
-        .await
-        .map_err(UiError::from)?;
-    let plan =
-        explain::explain(&mut client, &node, target, false, EXPLAIN_STATEMENT_TIMEOUT).await.map_err(UiError::from)?;
-    Ok(Json(plan.into()))
+    Ok(Json(on_demand::explain(&served.fleet, &node, target, false, "fleetdeck-serve-explain").await?))
 }
 
 async fn no_such_endpoint(request: Request) -> ApiError {
@@ -522,7 +478,7 @@ mod tests {
         let mut sse = http.get(format!("http://{addr}/api/snapshots")).send().await.unwrap();
         assert_eq!(sse.headers()[header::CONTENT_TYPE], "text/event-stream");
         let mut text = String::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         while text.matches("event: snapshot").count() < 2 {
             let chunk =
                 tokio::time::timeout_at(deadline, sse.chunk()).await.expect("two snapshots within 10 s").unwrap();

@@ -11,6 +11,7 @@ pub mod conninfo;
 pub mod contract;
 pub mod explain;
 pub mod fleet;
+pub mod on_demand;
 pub mod pgpass;
 pub mod probe;
 pub mod refresh;

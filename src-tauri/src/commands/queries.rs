@@ -1,9 +1,9 @@
 //! History and plans, read when the UI asks.
 
 use fleetdeck_core::contract::{ErrorCode, PlanView, RangeResult, UiError};
+use fleetdeck_core::on_demand;
 use tauri::State;
 
-use crate::on_demand;
 use crate::watch::Desk;
 
 /// The last `range_seconds` of `promql` from the fleet's Prometheus
@@ -29,5 +29,5 @@ pub async fn explain(
         return Err(UiError::new(ErrorCode::Refused, "refused: EXPLAIN ANALYZE is not offered in kiosk mode"));
     }
     let fleet = desk.fleet()?;
-    on_demand::explain(&fleet, &node, query_id, sql, analyze).await
+    on_demand::explain(&fleet, &node, (query_id, sql), analyze, "fleetdeck-explain").await
 }

@@ -88,7 +88,7 @@ fn fail_on_anomaly_exits_1_when_a_node_is_down() {
 fn topology_draws_the_cascade_under_its_upstream() {
     let out = fleetdeck(&["topology", "--fleet", &fleet_path()]);
     assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout).replace(|c: char| c == '\x1b', "");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\x1b', "");
     let lines: Vec<&str> = text.lines().collect();
     let at = |name: &str| lines.iter().position(|l| l.contains(&format!(" {name} ")) || l.starts_with(&format!("{name} "))).unwrap();
     assert!(lines[0].starts_with("pg0 ") && lines[0].contains("primary"), "{text}");

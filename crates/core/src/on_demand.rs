@@ -1,17 +1,18 @@
-//! Reads made when the UI asks, outside the refresh loop: a Prometheus range
-//! (history behind a panel) and a plan (EXPLAIN on one node). Each maps the
-//! core's errors to the closed [`ErrorCode`] set the UI branches on.
+//! Reads made when a UI asks, outside the refresh loop: a Prometheus range
+//! (history behind a panel) and a plan (EXPLAIN on one node), for both
+//! backends of the UI (the desktop's commands and `fleetdeck serve`). Each
+//! maps the core's errors to the closed [`ErrorCode`] set the UI branches on.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fleetdeck_core::contract::{ErrorCode, PlanView, RangeResult, RangeSeries, UiError};
-use fleetdeck_core::explain::{self, Target};
-use fleetdeck_core::fleet::Fleet;
-use fleetdeck_core::probe::pgconn;
-use fleetdeck_core::probe::prometheus::{step_for, PrometheusClient};
+use crate::contract::{ErrorCode, PlanView, RangeResult, RangeSeries, UiError};
+use crate::explain::{self, Target};
+use crate::fleet::Fleet;
+use crate::probe::pgconn;
+use crate::probe::prometheus::{step_for, PrometheusClient};
 
 /// The longest history a panel may ask for: Prometheus' default retention.
-const MAX_RANGE_SECONDS: f64 = 15.0 * 24.0 * 3600.0;
+pub const MAX_RANGE_SECONDS: f64 = 15.0 * 24.0 * 3600.0;
 /// Connecting to a node for EXPLAIN.
 const EXPLAIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// `statement_timeout` for the EXPLAIN itself (ANALYZE runs the statement).
@@ -51,28 +52,29 @@ pub async fn range(
 }
 
 /// The plan of a `pg_stat_statements` entry (`query_id`) or of `sql` on
-/// `node`, through the node's monitoring login. ANALYZE is guarded by the core
-/// (replicas only, rolled back, under a statement timeout).
+/// `node`, through the node's monitoring login, connecting as
+/// `application_name`. ANALYZE is guarded by [`explain::explain`] (replicas
+/// only, rolled back, under a statement timeout).
 pub async fn explain(
     fleet: &Fleet,
     node: &str,
-    query_id: Option<String>,
-    sql: Option<String>,
+    target: (Option<String>, Option<String>),
     analyze: bool,
+    application_name: &str,
 ) -> Result<PlanView, UiError> {
     let endpoint = fleet.postgres.iter().find(|p| p.name == node).ok_or_else(|| {
         UiError::new(ErrorCode::BadRequest, format!("no PostgreSQL node '{node}' in the fleet {}", fleet.name))
     })?;
-    let target = match (query_id, sql) {
+    let target = match target {
         (Some(id), None) => Target::QueryId(id),
         (None, Some(sql)) => {
             // Refuse multi-statement SQL before connecting anywhere.
             explain::single_statement(&sql)?;
             Target::Sql(sql)
         }
-        _ => return Err(UiError::new(ErrorCode::BadRequest, "give exactly one of queryId or sql")),
+        _ => return Err(UiError::new(ErrorCode::BadRequest, "give exactly one of a query id or SQL")),
     };
-    let (mut client, _) = pgconn::connect(&endpoint.monitor, "fleetdeck-explain", EXPLAIN_CONNECT_TIMEOUT).await?;
+    let (mut client, _) = pgconn::connect(&endpoint.monitor, application_name, EXPLAIN_CONNECT_TIMEOUT).await?;
     let plan = explain::explain(&mut client, node, target, analyze, EXPLAIN_STATEMENT_TIMEOUT).await?;
     Ok(plan.into())
 }
