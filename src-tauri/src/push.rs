@@ -43,15 +43,27 @@ impl StatementsSent {
         *last = Some(signature);
         changed
     }
+
+    /// Forgets what was pushed (a push that failed): the next snapshot carries
+    /// its statements again.
+    pub fn forget(&self) {
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
 }
 
 /// Pushes `snapshot` to the window: its statements first when they were
 /// re-read since the last push, then the rest.
 pub fn push<R: Runtime>(to: &impl Emitter<R>, sent: &StatementsSent, snapshot: &Snapshot) -> tauri::Result<()> {
-    if sent.changed(&snapshot.statements) {
-        to.emit(STATEMENTS_EVENT, serde_json::to_string(&snapshot.statements)?)?;
+    let pushed = (|| {
+        if sent.changed(&snapshot.statements) {
+            to.emit(STATEMENTS_EVENT, serde_json::to_string(&snapshot.statements)?)?;
+        }
+        to.emit(SNAPSHOT_EVENT, serde_json::to_string(&without_statements(snapshot))?)
+    })();
+    if pushed.is_err() {
+        sent.forget();
     }
-    to.emit(SNAPSHOT_EVENT, serde_json::to_string(&without_statements(snapshot))?)
+    pushed
 }
 
 /// `snapshot` without its statements, as the `snapshot` event carries it.
@@ -96,5 +108,7 @@ mod tests {
         assert!(sent.changed(&read(&[("pg0", "t2"), ("pg1", "t1")])), "a node re-read is a change");
         assert!(sent.changed(&read(&[("pg0", "t2")])), "a node gone is a change");
         assert!(!sent.changed(&read(&[("pg0", "t2")])));
+        sent.forget();
+        assert!(sent.changed(&read(&[("pg0", "t2")])), "after a failed push they go again");
     }
 }

@@ -5,11 +5,11 @@
 //! [`Desk`] is what the commands see. It holds at most one [`Watch`]; switching
 //! fleets at run time starts a new one and drops the old, which stops its
 //! task. A snapshot of the old fleet that was already being assembled is
-//! discarded rather than emitted (the generation check), so after `set_fleet`
-//! answers the UI only ever hears about the new fleet.
+//! discarded rather than emitted: the generation is checked and the snapshot
+//! pushed under one lock, which switching fleets takes to bump it, so after
+//! `set_fleet` answers the UI only ever hears about the new fleet.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -51,7 +51,8 @@ pub struct Desk {
     kiosk: bool,
     remembered: RememberedFleet,
     emit: Emit,
-    generation: Arc<AtomicU64>,
+    /// Bumped on every switch; held while a snapshot is checked and pushed.
+    generation: Arc<Mutex<u64>>,
     watched: Mutex<Watched>,
 }
 
@@ -62,7 +63,7 @@ impl Desk {
             kiosk,
             remembered,
             emit,
-            generation: Arc::new(AtomicU64::new(0)),
+            generation: Arc::new(Mutex::new(0)),
             watched: Mutex::new(Watched::Nothing("no fleet file yet".into())),
         }
     }
@@ -78,13 +79,12 @@ impl Desk {
     }
 
     fn watched(&self) -> std::sync::MutexGuard<'_, Watched> {
-        // A panic while holding this lock leaves plain data behind; keep going.
-        self.watched.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.watched)
     }
 
     /// Shows `reason` instead of a fleet (the UI's fleet chooser).
     pub fn watch_nothing(&self, reason: impl Into<String>) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        *lock(&self.generation) += 1;
         *self.watched() = Watched::Nothing(reason.into());
     }
 
@@ -99,7 +99,11 @@ impl Desk {
         let has_action =
             fleet.postgres.iter().any(|p| p.action.is_some()) || fleet.pgbouncer.iter().any(|b| b.action.is_some());
         let info = FleetInfo::new(&fleet, self.kiosk, self.kiosk || !has_action);
-        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let generation = {
+            let mut g = lock(&self.generation);
+            *g += 1;
+            *g
+        };
         let latest = Arc::new(Mutex::new(None));
         let task = tauri::async_runtime::spawn(refresh_loop(
             fleet.clone(),
@@ -152,10 +156,16 @@ impl Desk {
     /// The newest snapshot of the fleet under watch (none before its first refresh).
     pub fn latest(&self) -> Option<Snapshot> {
         match &*self.watched() {
-            Watched::Fleet(w) => w.latest.lock().unwrap_or_else(PoisonError::into_inner).as_deref().cloned(),
+            Watched::Fleet(w) => lock(&w.latest).as_deref().cloned(),
             Watched::Nothing(_) => None,
         }
     }
+}
+
+/// Locks `m`. A panic while holding one of these locks leaves plain data
+/// behind; keep going.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Refreshes `fleet` every probe interval until aborted or superseded. A slow
@@ -164,7 +174,7 @@ async fn refresh_loop(
     fleet: Fleet,
     latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
     emit: Emit,
-    generation: Arc<AtomicU64>,
+    generation: Arc<Mutex<u64>>,
     mine: u64,
 ) {
     let started = Instant::now();
@@ -175,11 +185,14 @@ async fn refresh_loop(
     loop {
         ticker.tick().await;
         let snapshot = Arc::new(engine.refresh().await);
-        if generation.load(Ordering::SeqCst) != mine {
-            return;
+        {
+            let current = lock(&generation);
+            if *current != mine {
+                return;
+            }
+            *lock(&latest) = Some(Arc::clone(&snapshot));
+            emit(&snapshot);
         }
-        *latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&snapshot));
-        emit(&snapshot);
         if snapshot.seq == 0 {
             // A fixed line the cold-start benchmark can wait for.
             eprintln!(

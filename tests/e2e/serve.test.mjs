@@ -35,8 +35,11 @@ before(async () => {
 });
 
 after(async () => {
-  await browser?.close();
-  serve?.close();
+  try {
+    await browser?.close();
+  } finally {
+    serve?.close();
+  }
 });
 
 test('the overview shows the primary and every replica, each under its discovered upstream', async () => {

@@ -16,13 +16,17 @@
 //! serialised once and fanned out through a broadcast channel, so a hundred
 //! open browsers cost a hundred socket writes, not a hundred fleets of probes.
 //!
-//! Access: on a loopback address nobody else can connect, so no token is
-//! needed; the `Host` header must then name a loopback host, which stops a
-//! web page from reading the API through DNS rebinding. Bound anywhere else,
-//! a random token is generated at start and every request must carry it:
-//! `?token=` (EventSource cannot set headers), `Authorization: Bearer`, or the
-//! `HttpOnly` cookie set when a page was opened with a valid `?token=` (so the
-//! page's own scripts, styles and API calls need not repeat it).
+//! Access: on a loopback address only this machine's users can connect, so no
+//! token is needed; the `Host` header must then name a loopback host, which
+//! stops a web page from reading the API through DNS rebinding. Bound
+//! anywhere else, a random token is generated at start and every request must
+//! carry it: `?token=` (EventSource cannot set headers), `Authorization:
+//! Bearer`, or the `HttpOnly` cookie set when a page was opened with a valid
+//! `?token=` (so the page's own scripts, styles and API calls need not repeat
+//! it), named after the port because browsers share cookies across a host's
+//! ports. Either way a request a browser marks `Sec-Fetch-Site: cross-site`
+//! (another site's page making it) is refused, so no page elsewhere can make
+//! the server run EXPLAINs or PromQL on its behalf.
 //!
 //! HTML and everything else carries the desktop's CSP, read from
 //! `src-tauri/tauri.conf.json` at build time so the two cannot drift.
@@ -55,8 +59,9 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8686";
 
 /// The desktop's Tauri configuration, for its CSP.
 const TAURI_CONF: &str = include_str!("../../../src-tauri/tauri.conf.json");
-/// Name of the cookie that carries the token after a page was opened with `?token=`.
-const TOKEN_COOKIE: &str = "fleetdeck_token";
+/// Name of the cookie that carries the token after a page was opened with
+/// `?token=`, followed by the port.
+const TOKEN_COOKIE: &str = "fleetdeck_token_";
 /// EXPLAINs run at once; more wait their turn, so a burst of clicks cannot
 /// open a burst of connections to a node that is already struggling.
 const EXPLAIN_SLOTS: usize = 4;
@@ -72,6 +77,8 @@ struct Served {
     published: broadcast::Sender<Published>,
     latest: RwLock<Option<Published>>,
     token: Option<String>,
+    /// The token cookie's name on this port.
+    cookie_name: String,
     explain_slots: Semaphore,
     csp: String,
     ui_dir: Option<PathBuf>,
@@ -101,7 +108,7 @@ pub async fn run(fleet: Fleet, bind: SocketAddr, ui_dir: Option<PathBuf>) -> any
     let token = (!bind.ip().is_loopback()).then(new_token);
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
     let local = listener.local_addr()?;
-    let served = start(fleet, token.clone(), ui_dir.clone())?;
+    let served = start(fleet, token.clone(), local.port(), ui_dir.clone())?;
     match &token {
         None => println!("fleetdeck serve: http://{local}/"),
         Some(t) if local.ip().is_unspecified() => {
@@ -122,7 +129,7 @@ pub async fn run(fleet: Fleet, bind: SocketAddr, ui_dir: Option<PathBuf>) -> any
 }
 
 /// Starts the one refresh loop and returns the state the handlers share.
-fn start(fleet: Fleet, token: Option<String>, ui_dir: Option<PathBuf>) -> anyhow::Result<Arc<Served>> {
+fn start(fleet: Fleet, token: Option<String>, port: u16, ui_dir: Option<PathBuf>) -> anyhow::Result<Arc<Served>> {
     let (published, _) = broadcast::channel(16);
     let served = Arc::new(Served {
         info: FleetInfo::new(&fleet, false, true),
@@ -131,6 +138,7 @@ fn start(fleet: Fleet, token: Option<String>, ui_dir: Option<PathBuf>) -> anyhow
         published,
         latest: RwLock::new(None),
         token,
+        cookie_name: format!("{TOKEN_COOKIE}{port}"),
         explain_slots: Semaphore::new(EXPLAIN_SLOTS),
         csp: desktop_csp(TAURI_CONF)?,
         ui_dir,
@@ -317,6 +325,10 @@ async fn security_headers(State(served): State<Arc<Served>>, request: Request, n
 async fn access(State(served): State<Arc<Served>>, request: Request, next: Next) -> Response {
     let refuse =
         |message: &str| ApiError(StatusCode::UNAUTHORIZED, UiError::new(ErrorCode::Refused, message)).into_response();
+    if request.headers().get("sec-fetch-site").is_some_and(|v| v == "cross-site") {
+        return ApiError(StatusCode::FORBIDDEN, UiError::new(ErrorCode::Refused, "requests from other sites are refused"))
+            .into_response();
+    }
     let Some(token) = &served.token else {
         if !loopback_host(request.headers()) {
             return ApiError(
@@ -329,13 +341,13 @@ async fn access(State(served): State<Arc<Served>>, request: Request, next: Next)
     };
     let from_query =
         Query::<HashMap<String, String>>::try_from_uri(request.uri()).ok().and_then(|Query(q)| q.get("token").cloned());
-    let presented = [from_query.clone(), bearer(request.headers()), cookie(request.headers(), TOKEN_COOKIE)];
+    let presented = [from_query.clone(), bearer(request.headers()), cookie(request.headers(), &served.cookie_name)];
     if !presented.iter().flatten().any(|p| same_secret(p, token)) {
         return refuse("a token is required: open the URL fleetdeck serve printed (…/?token=…)");
     }
     let mut response = next.run(request).await;
     if from_query.is_some_and(|q| same_secret(&q, token)) {
-        let cookie = format!("{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+        let cookie = format!("{}={token}; Path=/; HttpOnly; SameSite=Strict", served.cookie_name);
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, v);
         }
@@ -426,9 +438,9 @@ mod tests {
     }
 
     async fn serve_on_loopback(token: Option<String>, ui_dir: Option<PathBuf>) -> SocketAddr {
-        let served = start(offline_fleet(), token, ui_dir).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let served = start(offline_fleet(), token, addr.port(), ui_dir).unwrap();
         tokio::spawn(async move { axum::serve(listener, router(served)).await });
         addr
     }
@@ -510,6 +522,10 @@ mod tests {
         let rebound =
             http.get(format!("http://{addr}/api/fleet")).header(header::HOST, "evil.example").send().await.unwrap();
         assert_eq!(rebound.status(), StatusCode::FORBIDDEN, "DNS rebinding guard");
+        let cross = http.get(format!("http://{addr}/api/fleet")).header("sec-fetch-site", "cross-site").send().await;
+        assert_eq!(cross.unwrap().status(), StatusCode::FORBIDDEN, "another site's page gets nothing");
+        let same = http.get(format!("http://{addr}/api/fleet")).header("sec-fetch-site", "same-origin").send().await;
+        assert!(same.unwrap().status().is_success(), "the page's own requests pass");
     }
 
     #[tokio::test]
@@ -546,6 +562,7 @@ mod tests {
         assert!(csp.contains("default-src 'self'"), "HTML carries the CSP: {csp}");
         let set_cookie = page.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
         assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+        assert!(set_cookie.starts_with(&format!("fleetdeck_token_{}=", addr.port())), "one cookie per port: {set_cookie}");
         let cookie = set_cookie.split(';').next().unwrap().to_string();
         let asset =
             http.get(format!("http://{addr}/assets/app.js")).header(header::COOKIE, cookie).send().await.unwrap();

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use fleetdeck_core::contract::{FleetInfo, UiError};
+use fleetdeck_core::contract::{ErrorCode, FleetInfo, UiError};
 use tauri::State;
 
 use crate::watch::Desk;
@@ -15,8 +15,12 @@ pub fn fleet_info(desk: State<'_, Desk>) -> Result<FleetInfo, UiError> {
 }
 
 /// Switches to the fleet file at `path` and remembers it for the next start.
-/// A file that does not load leaves the current fleet running.
+/// A file that does not load leaves the current fleet running. The war-room
+/// display watches the fleet it was started on and nothing else.
 #[tauri::command]
 pub fn set_fleet(desk: State<'_, Desk>, path: String) -> Result<FleetInfo, UiError> {
+    if desk.kiosk() {
+        return Err(UiError::new(ErrorCode::Refused, "refused: the war-room display does not switch fleets"));
+    }
     desk.open(Path::new(&path))
 }

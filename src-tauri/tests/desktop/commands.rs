@@ -126,6 +126,9 @@ fn a_plan_is_explained_and_analyze_is_refused_in_kiosk_mode() {
     let err =
         invoke::<PlanView>(&window, "explain", json!({ "node": "nope", "sql": "SELECT 1" })).expect_err("no such node");
     assert_eq!(err["code"], "bad_request", "{err}");
+
+    let err = invoke::<FleetInfo>(&window, "set_fleet", json!({ "path": lab_fleet() })).expect_err("kiosk keeps its fleet");
+    assert_eq!(err["code"], "refused", "the war-room display does not switch fleets: {err}");
 }
 
 #[test]

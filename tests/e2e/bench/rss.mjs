@@ -6,6 +6,8 @@
 //   xvfb-run -a node bench/rss.mjs
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { desktopBinary } from '../lib/binaries.mjs';
 import { fleetPath } from '../lib/lab.mjs';
 import { median, round } from './stats.mjs';
@@ -48,14 +50,22 @@ function kib(file, key) {
   }
 }
 
-const app = spawn(desktopBinary(), ['--fleet', fleet], { stdio: ['ignore', 'ignore', 'pipe'] });
+// A scratch config home: the app remembers the fleet it opened.
+const config = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetdeck-bench-config-'));
+const app = spawn(desktopBinary(), ['--fleet', fleet], {
+  stdio: ['ignore', 'ignore', 'pipe'],
+  env: { ...process.env, XDG_CONFIG_HOME: config },
+});
 let log = '';
 app.stderr.on('data', (c) => (log += c));
 const samples = [];
 try {
-  for (let t = 0; t < seconds; t++) {
-    await new Promise((r) => setTimeout(r, 1000));
-    if (app.exitCode !== null) throw new Error(`the app exited (${app.exitCode}):\n${log}`);
+  const started = Date.now();
+  let lastPrint = 0;
+  // Wall-clock seconds: one sample a second, however long reading /proc takes.
+  for (let t = 1; t <= seconds; t = Math.round((Date.now() - started) / 1000) + 1) {
+    await new Promise((r) => setTimeout(r, Math.max(0, started + t * 1000 - Date.now())));
+    if (app.exitCode !== null || app.signalCode !== null) throw new Error(`the app exited (${app.exitCode ?? app.signalCode}):\n${log}`);
     const procs = tree(app.pid);
     const byComm = {};
     let rss = 0;
@@ -67,14 +77,31 @@ try {
       pss += p;
       byComm[comm] = (byComm[comm] ?? 0) + r;
     }
-    samples.push({ t: t + 1, rss_mib: rss / 1024, pss_mib: pss / 1024, byComm });
-    if ((t + 1) % 10 === 0) console.log(`t=${t + 1}s rss=${round(rss / 1024)} MiB pss=${round(pss / 1024)} MiB ${JSON.stringify(byComm)}`);
+    samples.push({ t, rss_mib: rss / 1024, pss_mib: pss / 1024, byComm });
+    if (t - lastPrint >= 10 && (lastPrint = t)) console.log(`t=${t}s rss=${round(rss / 1024)} MiB pss=${round(pss / 1024)} MiB ${JSON.stringify(byComm)}`);
   }
 } finally {
   app.kill('SIGTERM');
+  fs.rmSync(config, { recursive: true, force: true });
 }
-const rss = samples.map((s) => s.rss_mib);
-const pss = samples.map((s) => s.pss_mib);
+/**
+ * First, median, max and last of `key`, and whether it grows: the median of
+ * the first and of the last fifth of the run (the first minute left out, the
+ * page is still loading then).
+ */
+function summary(all, key) {
+  const v = all.map((s) => s[key]);
+  const settled = all.filter((s) => s.t > 60).map((s) => s[key]);
+  const fifth = Math.max(1, Math.floor(settled.length / 5));
+  return {
+    first: round(v[0]),
+    median: round(median(v)),
+    max: round(Math.max(...v)),
+    last: round(v.at(-1)),
+    first_fifth_median: round(median(settled.slice(0, fifth))),
+    last_fifth_median: round(median(settled.slice(-fifth))),
+  };
+}
 const last = samples.at(-1);
 console.log(
   JSON.stringify({
@@ -82,8 +109,8 @@ console.log(
     fleet,
     seconds,
     processes: Object.keys(last.byComm),
-    rss_mib: { first: round(rss[0]), median: round(median(rss)), max: round(Math.max(...rss)), last: round(rss.at(-1)) },
-    pss_mib: { first: round(pss[0]), median: round(median(pss)), max: round(Math.max(...pss)), last: round(pss.at(-1)) },
+    rss_mib: summary(samples, 'rss_mib'),
+    pss_mib: summary(samples, 'pss_mib'),
     rss_by_process_last_kib: last.byComm,
   }),
 );

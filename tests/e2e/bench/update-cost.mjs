@@ -65,8 +65,9 @@ if (!process.env.SKIP_DESKTOP) {
 
 if (!process.env.SKIP_BROWSER) {
   const serve = await startServe(fleet);
-  const browser = await launchChromium();
+  let browser;
   try {
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     await page.goto(serve.url);
     const ui = { find: (css) => page.$(css), click: (h) => h.click(), waitFor };
@@ -79,7 +80,10 @@ if (!process.env.SKIP_BROWSER) {
       console.log(JSON.stringify(summary('browser (Chromium, fleetdeck serve)', view, await page.evaluate(`(() => { ${read} })()`))));
     }
   } finally {
-    await browser.close();
-    serve.close();
+    try {
+      await browser?.close();
+    } finally {
+      serve.close();
+    }
   }
 }

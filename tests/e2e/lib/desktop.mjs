@@ -3,6 +3,7 @@
 // ports, with the app started as `fleetdeck-desktop --fleet <lab fleet>`.
 // Needs a display: run under `xvfb-run -a`.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { desktopBinary } from './binaries.mjs';
@@ -15,18 +16,24 @@ function tauriDriverPath() {
 
 /**
  * Starts tauri-driver and a session running the desktop app with `args`
- * (and `env` added to its environment).
+ * (and `env` added to its environment). Unless `env` names one, the app gets
+ * a scratch XDG_CONFIG_HOME, so it never remembers the lab's fleet in place
+ * of the user's.
  * Returns { session, driverLog, close() }; close() ends the session (which
- * ends the app) and stops the tauri-driver this call started.
+ * ends the app) and stops the tauri-driver this call started, with
+ * everything it started.
  */
 export async function startDesktop(args, { env = {} } = {}) {
   if (!process.env.DISPLAY) throw new Error('no DISPLAY: run the desktop tests under xvfb-run -a');
   const port = await freePort();
   const nativePort = await freePort();
+  const scratch = env.XDG_CONFIG_HOME ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'fleetdeck-e2e-config-'));
   const driver = spawn(tauriDriverPath(), ['--port', String(port), '--native-port', String(nativePort)], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: WebKitWebDriver and the app go with it.
+    detached: true,
     // The app inherits tauri-driver's environment (through WebKitWebDriver).
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...(scratch ? { XDG_CONFIG_HOME: scratch } : {}), ...env },
   });
   const log = [];
   const keep = (chunk) => {
@@ -36,7 +43,14 @@ export async function startDesktop(args, { env = {} } = {}) {
   driver.stdout.on('data', keep);
   driver.stderr.on('data', keep);
   const stop = () => {
-    if (driver.exitCode === null && driver.signalCode === null) driver.kill('SIGTERM');
+    try {
+      // The whole group: an app whose session could not be deleted must not
+      // keep probing the lab (or cover the display in the next screenshot).
+      process.kill(-driver.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
   };
   try {
     // tauri-driver answers on its port before WebKitWebDriver listens on the

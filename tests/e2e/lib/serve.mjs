@@ -38,6 +38,8 @@ export function launchChromium() {
       '--headless',
       '--no-sandbox',
       '--disable-gpu',
+      // A container's /dev/shm is often 64 MB, too small for a page this size.
+      '--disable-dev-shm-usage',
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',

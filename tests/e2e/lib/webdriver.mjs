@@ -100,6 +100,8 @@ export const ENTER = '\uE007';
 async function call(base, method, path, body) {
   const res = await fetch(base + path, {
     method,
+    // A hung driver fails the call, not the whole run at the test timeout.
+    signal: AbortSignal.timeout(60_000),
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
