@@ -21,7 +21,8 @@ const fleet = fleetPath();
 const backfill = Number(process.env.BACKFILL ?? 0);
 const views = (process.env.VIEWS ?? 'overview,pools,ai').split(',');
 const range = process.env.RANGE ?? '1h';
-const read = 'const p = window.__fleetdeckPerf; return p ? { durations: [...p.durations], charts: [...(p.charts ?? [])], total: p.total } : null;';
+const read =
+  'const p = window.__fleetdeckPerf; return p ? { durations: [...p.durations], decode: [...p.decode], charts: [...(p.charts ?? [])], total: p.total } : null;';
 const reset = `const p = window.__fleetdeckPerf; if (!p) return false; if (${backfill} > 0 && p.backfill) p.backfill(${backfill}); p.reset(); return true;`;
 
 function summary(target, view, r) {
@@ -37,6 +38,7 @@ function summary(target, view, r) {
     backfill_seconds: backfill,
     updates: r.total,
     median_ms: round(median(d), 2),
+    of_which_decode_median_ms: round(median(r.decode), 2),
     p99_ms: round(quantile(d, 0.99), 2),
     max_ms: round(Math.max(...d), 2),
     chart_frames: c.length,
