@@ -15,7 +15,10 @@ use fleetdeck_core::explain::{self, Target};
 use fleetdeck_core::fleet::Fleet;
 use fleetdeck_core::probe::pgconn;
 use fleetdeck_core::probe::postgres::PostgresProbe;
+use fleetdeck_core::incidents::timestamp;
 use fleetdeck_core::refresh::Engine;
+use fleetdeck_core::store::Store;
+use fleetdeck_core::watch::{FleetWatch, IncidentStore};
 
 #[derive(Parser)]
 #[command(name = "fleetdeck", version, about = "On-call console for a PostgreSQL + PgBouncer + Redis + AI-serving fleet")]
@@ -107,6 +110,18 @@ enum Command {
         #[arg(long)]
         ui_dir: Option<PathBuf>,
     },
+    /// Recorded incident episodes of a fleet (from the local store), open ones first.
+    Incidents {
+        /// Fleet file.
+        #[arg(long)]
+        fleet: PathBuf,
+        /// Only episodes open now or last seen within this long (e.g. 90s, 30m, 2h, 7d).
+        #[arg(long, value_parser = parse_duration)]
+        since: Option<Duration>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Parse one Prometheus exposition endpoint.
     Scrape {
         /// URL of the /metrics endpoint.
@@ -175,24 +190,29 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Ok(f) => f,
                 Err(code) => return Ok(code),
             };
-            let interval = fleet.probe.interval;
-            let mut engine = Engine::new(fleet);
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let watch = FleetWatch::spawn(fleet, IncidentStore::Default);
+            let mut snapshots = watch.subscribe();
             let mut n = 0;
             loop {
                 tokio::select! {
-                    _ = ticker.tick() => {}
-                    _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+                    changed = snapshots.changed() => changed.context("the watch stopped")?,
+                    _ = tokio::signal::ctrl_c() => break,
                 }
-                let snap = engine.refresh().await;
+                let Some(snap) = snapshots.borrow_and_update().clone() else { continue };
+                if n == 0 {
+                    if let Some(e) = &snap.store.error {
+                        eprintln!("fleetdeck: incidents are not being recorded: {e}");
+                    }
+                }
                 // Home + clear: redraw in place.
                 print!("\x1b[H\x1b[2J{}", render::screen(&snap));
                 n += 1;
                 if count.is_some_and(|c| n >= c) {
-                    return Ok(ExitCode::SUCCESS);
+                    break;
                 }
             }
+            watch.stop().await;
+            Ok(ExitCode::SUCCESS)
         }
         Command::TopQueries { fleet, node, sort, limit, json } => {
             let fleet = match load(&fleet) {
@@ -255,6 +275,23 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             serve::run(fleet, bind, ui_dir).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Incidents { fleet, since, json } => {
+            let fleet = match load(&fleet) {
+                Ok(f) => f,
+                Err(code) => return Ok(code),
+            };
+            let store = Store::open_default().await?;
+            let cutoff = since
+                .map(|d| chrono::Utc::now() - chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX))
+                .map(timestamp);
+            let episodes = store.episodes(&fleet.name, cutoff.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&episodes)?);
+            } else {
+                print!("{}", render::incidents(&fleet.name, store.path(), &episodes));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Scrape { url, json, timeout_ms } => {
             let http = reqwest::Client::new();
             let parsed = fleetdeck_core::probe::scrape::scrape(&http, &url, Duration::from_millis(timeout_ms))
@@ -268,6 +305,22 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `90s`, `30m`, `2h`, `7d` (a bare number is seconds).
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| format!("'{s}': expected a number and a unit (s, m, h, d), e.g. 2h"))?;
+    let secs = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        other => return Err(format!("'{s}': unknown unit '{other}' (use s, m, h or d)")),
+    };
+    n.checked_mul(secs).map(Duration::from_secs).ok_or_else(|| format!("'{s}' is too long"))
 }
 
 fn find_node<'a>(fleet: &'a Fleet, name: &str) -> anyhow::Result<&'a fleetdeck_core::fleet::PostgresEndpoint> {

@@ -8,6 +8,7 @@ use std::fmt::Write;
 use fleetdeck_core::anomaly::bytes;
 use fleetdeck_core::explain::{plan_lines, Explained};
 use fleetdeck_core::snapshot::{Node, Role, Severity, Snapshot, Statement};
+use fleetdeck_core::store::incidents::StoredEpisode;
 use fleetdeck_exposition::Exposition;
 
 const RED: &str = "\x1b[31m";
@@ -86,7 +87,7 @@ pub fn screen(s: &Snapshot) -> String {
     }
     for a in &s.anomalies {
         let c = if a.severity == Severity::Critical { RED } else { YELLOW };
-        let _ = writeln!(out, "  {c}{:?}{RESET} {}", a.kind, clean(&a.message));
+        let _ = writeln!(out, "  {c}{:?}{RESET} {} {}", a.kind, clean(&a.subject.to_string()), clean(&a.message));
     }
     let _ = writeln!(out, "\n{BOLD}Replication{RESET}");
     out.push_str(&topology(s));
@@ -207,6 +208,26 @@ pub fn scrape_text(e: &Exposition) -> String {
     let _ = writeln!(out, "# {} samples, {} malformed lines", e.samples.len(), e.errors.len());
     for er in &e.errors {
         let _ = writeln!(out, "# {}", clean(&er.to_string()));
+    }
+    out
+}
+
+/// Recorded incident episodes, open ones first.
+pub fn incidents(fleet: &str, store: &std::path::Path, episodes: &[StoredEpisode]) -> String {
+    let mut out = format!("{BOLD}Incidents of {fleet}{RESET} ({} episodes, {})\n", episodes.len(), store.display());
+    if episodes.is_empty() {
+        let _ = writeln!(out, "  {GREEN}none recorded{RESET}");
+    }
+    for s in episodes {
+        let e = &s.episode;
+        let c = if e.severity == Severity::Critical { RED } else { YELLOW };
+        let state = match &e.cleared_at {
+            None => format!("{RED}OPEN{RESET} since {}", e.first_seen),
+            Some(at) => format!("{} → {at}", e.first_seen),
+        };
+        let peak: Vec<String> = e.peak.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(out, "  {c}{:?}{RESET} {} {state}", e.kind, clean(&e.subject.to_string()));
+        let _ = writeln!(out, "      {}{}", clean(&e.last_message), if peak.is_empty() { String::new() } else { format!("  (peak {})", peak.join(", ")) });
     }
     out
 }

@@ -27,6 +27,9 @@ pub struct FleetInfo {
     pub kiosk: bool,
     /// No action may be offered (browsers via `serve` are always read-only).
     pub read_only: bool,
+    /// `[thresholds] connections_near_max_ratio`: the share of `max_connections`
+    /// at which a node's connections are drawn as a warning.
+    pub connections_near_max_ratio: f64,
 }
 
 impl FleetInfo {
@@ -45,6 +48,7 @@ impl FleetInfo {
             queries,
             kiosk,
             read_only,
+            connections_near_max_ratio: fleet.thresholds.connections_near_max_ratio,
         }
     }
 }

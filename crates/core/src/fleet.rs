@@ -78,6 +78,9 @@ pub struct RawThresholds {
     pub pool_maxwait_seconds: f64,
     /// A pool with sv_active/pool_size at or above this is saturated. Default: 0.8.
     pub pool_active_ratio: f64,
+    /// A node whose client backends reach this share of `max_connections` is
+    /// an anomaly (and drawn as a warning). Default: 0.9.
+    pub connections_near_max_ratio: f64,
 }
 
 impl Default for RawThresholds {
@@ -88,6 +91,7 @@ impl Default for RawThresholds {
             slot_retained_bytes: 1 << 30,
             pool_maxwait_seconds: 1.0,
             pool_active_ratio: 0.8,
+            connections_near_max_ratio: 0.9,
         }
     }
 }
@@ -193,6 +197,10 @@ pub struct FleetError {
     pub reason: String,
 }
 
+/// The most `pg_stat_statements` rows kept per node: each is carried in every
+/// statements push, so thousands would bloat every snapshot for no reader.
+pub const MAX_TOP_STATEMENTS: u32 = 1000;
+
 /// Probe timing, checked.
 #[derive(Debug, Clone)]
 pub struct ProbeSettings {
@@ -219,6 +227,23 @@ pub struct Thresholds {
     pub pool_maxwait_seconds: f64,
     /// See [`RawThresholds::pool_active_ratio`].
     pub pool_active_ratio: f64,
+    /// See [`RawThresholds::connections_near_max_ratio`].
+    pub connections_near_max_ratio: f64,
+}
+
+impl Default for Thresholds {
+    /// The documented defaults of [`RawThresholds`].
+    fn default() -> Self {
+        let t = RawThresholds::default();
+        Self {
+            replay_lag_bytes: t.replay_lag_bytes,
+            replay_lag_seconds: t.replay_lag_seconds,
+            slot_retained_bytes: t.slot_retained_bytes,
+            pool_maxwait_seconds: t.pool_maxwait_seconds,
+            pool_active_ratio: t.pool_active_ratio,
+            connections_near_max_ratio: t.connections_near_max_ratio,
+        }
+    }
 }
 
 /// Every AI panel's PromQL with defaults filled in.
@@ -445,9 +470,22 @@ impl Checker<'_> {
         if p.timeout_ms == 0 || p.interval_ms == 0 || p.statements_every == 0 {
             return Err(self.err(None, "probe".into(), "timeout_ms, interval_ms and statements_every must be positive"));
         }
+        if p.top_statements == 0 || p.top_statements > MAX_TOP_STATEMENTS {
+            return Err(self.err(None, "probe.top_statements".into(), format!("must be 1..={MAX_TOP_STATEMENTS}, got {}", p.top_statements)));
+        }
         let t = &raw.thresholds;
+        // A NaN compares false with everything, so it would silently switch its
+        // rule off; infinity does the same for "over the limit" rules.
+        for (field, v) in [("replay_lag_seconds", t.replay_lag_seconds), ("pool_maxwait_seconds", t.pool_maxwait_seconds)] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(self.err(None, format!("thresholds.{field}"), format!("must be a finite number of seconds ≥ 0, got {v}")));
+            }
+        }
         if !(t.pool_active_ratio > 0.0 && t.pool_active_ratio <= 1.0) {
             return Err(self.err(None, "thresholds.pool_active_ratio".into(), "must be in (0, 1]"));
+        }
+        if !(t.connections_near_max_ratio > 0.0 && t.connections_near_max_ratio <= 1.0) {
+            return Err(self.err(None, "thresholds.connections_near_max_ratio".into(), "must be in (0, 1]"));
         }
         let mut postgres = Vec::new();
         for (i, r) in raw.postgres.iter().enumerate() {
@@ -509,6 +547,7 @@ impl Checker<'_> {
                 slot_retained_bytes: t.slot_retained_bytes,
                 pool_maxwait_seconds: t.pool_maxwait_seconds,
                 pool_active_ratio: t.pool_active_ratio,
+                connections_near_max_ratio: t.connections_near_max_ratio,
             },
             prometheus,
             postgres,

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
+use tokio::sync::mpsc;
 
 use crate::fleet::Fleet;
 use crate::probe::pgbouncer::{self, PgBouncerProbe};
@@ -14,7 +15,9 @@ use crate::probe::postgres::PostgresProbe;
 use crate::probe::prometheus::PrometheusClient;
 use crate::probe::redis::{self as redis_probe, RedisProbe};
 use crate::probe::{scrape, ProbeError};
-use crate::snapshot::{Ai, NodeStatements, Pooler, Snapshot};
+use crate::incidents::{EpisodeEvent, EpisodeTracker, CLEAR_AFTER_REFRESHES};
+use crate::snapshot::{Ai, NodeStatements, Pooler, Snapshot, StoreStatus};
+use crate::store::{Store, StoreError};
 use crate::topology::{self, EdgeLimits, NodeResult};
 
 /// Keeps every probe (and so every connection) between refreshes.
@@ -28,6 +31,17 @@ pub struct Engine {
     seq: u64,
     cache_counters: HashMap<String, (u64, u64)>,
     statements: HashMap<String, NodeStatements>,
+    episodes: EpisodeTracker,
+    recorder: Option<Recorder>,
+    store_status: StoreStatus,
+}
+
+/// Writes episode events to the store off the refresh path: a refresh never
+/// waits for the disk, and a failing write is reported on the next snapshot.
+struct Recorder {
+    events: mpsc::UnboundedSender<EpisodeEvent>,
+    task: tokio::task::JoinHandle<()>,
+    error: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 fn elapsed_ms(t: Instant) -> f64 {
@@ -56,7 +70,51 @@ impl Engine {
             seq: 0,
             cache_counters: HashMap::new(),
             statements: HashMap::new(),
+            episodes: EpisodeTracker::new(fleet.name.clone(), CLEAR_AFTER_REFRESHES),
+            recorder: None,
+            store_status: StoreStatus::default(),
             fleet,
+        }
+    }
+
+    /// Records incident episodes in `store` from now on, first taking over the
+    /// fleet's episodes that were open when the last console stopped (so their
+    /// start survives a restart). With an `Err` (a store that cannot be opened)
+    /// the engine keeps watching without one, and every snapshot says why.
+    pub async fn attach_store(&mut self, store: Result<Store, StoreError>) {
+        let store = match store {
+            Ok(s) => s,
+            Err(e) => {
+                self.store_status = StoreStatus { path: None, error: Some(e.to_string()) };
+                return;
+            }
+        };
+        let path = store.path().display().to_string();
+        match store.open_episodes(&self.fleet.name).await {
+            Ok(open) => self.episodes.adopt(open.into_iter().map(|s| s.episode), chrono::Utc::now()),
+            Err(e) => {
+                self.store_status = StoreStatus { path: Some(path), error: Some(e.to_string()) };
+                return;
+            }
+        }
+        let (events, mut rx) = mpsc::unbounded_channel::<EpisodeEvent>();
+        let error = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let shared = std::sync::Arc::clone(&error);
+        let task = tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                let outcome = store.record(&ev).await.err().map(|e| e.to_string());
+                *shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = outcome;
+            }
+        });
+        self.recorder = Some(Recorder { events, task, error });
+        self.store_status = StoreStatus { path: Some(path), error: None };
+    }
+
+    /// Waits until every episode event so far is written (before a process exits).
+    pub async fn flush_store(&mut self) {
+        if let Some(r) = self.recorder.take() {
+            drop(r.events);
+            let _ = r.task.await;
         }
     }
 
@@ -73,7 +131,8 @@ impl Engine {
     /// One refresh of the whole fleet.
     pub async fn refresh(&mut self) -> Snapshot {
         let started = Instant::now();
-        let taken_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let started_at = chrono::Utc::now();
+        let taken_at = crate::incidents::timestamp(started_at);
         let timeout = self.fleet.probe.timeout;
         let read_statements = self.seq % u64::from(self.fleet.probe.statements_every) == 0;
         let limit = read_statements.then_some(self.fleet.probe.top_statements);
@@ -177,8 +236,20 @@ impl Engine {
             scrapes,
             statements,
             anomalies: Vec::new(),
+            store: StoreStatus::default(),
         };
         snap.anomalies = crate::anomaly::detect(&snap, &self.fleet.thresholds);
+        for ev in self.episodes.observe(&mut snap.anomalies, started_at) {
+            if let Some(r) = &self.recorder {
+                // A closed channel means the writer is gone; the status says so below.
+                let _ = r.events.send(ev);
+            }
+        }
+        if let Some(r) = &self.recorder {
+            let failed = r.error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            self.store_status.error = failed.or_else(|| r.task.is_finished().then(|| "the store writer stopped".into()));
+        }
+        snap.store = self.store_status.clone();
         snap.refresh_ms = elapsed_ms(started);
         self.seq += 1;
         snap

@@ -47,6 +47,19 @@ pub struct Snapshot {
     pub statements: Vec<NodeStatements>,
     /// What is wrong right now.
     pub anomalies: Vec<Anomaly>,
+    /// Where incident episodes are recorded, or why they are not.
+    pub store: StoreStatus,
+}
+
+/// The local store as the engine sees it: recording, or the reason it is not
+/// (the watch goes on without it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct StoreStatus {
+    /// The store file, when one is attached.
+    pub path: Option<String>,
+    /// Why incidents are not being recorded (cannot open, a write failed).
+    pub error: Option<String>,
 }
 
 /// A node's role, as `pg_is_in_recovery()` says right now.
@@ -117,7 +130,7 @@ pub struct Node {
 #[ts(export)]
 pub struct WalReceiver {
     /// `streaming`, `catchup`, … (absent row = not receiving).
-    pub status: String,
+    pub status: StreamState,
     /// Upstream host as configured in `primary_conninfo`.
     pub sender_host: Option<String>,
     /// Upstream port.
@@ -139,7 +152,7 @@ pub struct WalSender {
     /// Its address.
     pub client_addr: Option<String>,
     /// `startup`, `catchup`, `streaming`, …
-    pub state: String,
+    pub state: StreamState,
     /// `async`, `sync`, `potential`, `quorum`.
     pub sync_state: String,
     /// Sent LSN.
@@ -198,8 +211,9 @@ pub struct ReplicationEdge {
     pub upstream: String,
     /// The node receiving it.
     pub downstream: String,
-    /// Walsender state (`streaming`, …), or the WAL receiver's when only that side is seen.
-    pub state: String,
+    /// Walsender state (`streaming`, …), or the WAL receiver's when only that side is seen,
+    /// `disconnected` when neither side reports the stream.
+    pub state: StreamState,
     /// `async`, `sync`, … (`unknown` when the upstream is not seen).
     pub sync_state: String,
     /// Upstream's WAL position minus the downstream's replay LSN.
@@ -284,7 +298,7 @@ pub struct Cache {
     /// `host:port`.
     pub address: String,
     /// `master`, `replica`, or `unknown` when unreachable.
-    pub role: String,
+    pub role: CacheRole,
     /// Answered within its timeout.
     pub reachable: bool,
     /// Why not.
@@ -489,8 +503,202 @@ pub struct Anomaly {
     pub kind: AnomalyKind,
     /// Severity.
     pub severity: Severity,
-    /// The node, edge (`up→down`), pool (`pgb0/chat`) or cache it concerns.
-    pub subject: String,
+    /// What it concerns, as typed fields (never a string to parse).
+    pub subject: Subject,
     /// What an on-call engineer needs to read.
     pub message: String,
+    /// When this episode of the anomaly was first seen, RFC 3339 UTC: kept by
+    /// the engine across refreshes (and across restarts when it has a store),
+    /// so an incident clock counts from the true start. `None` straight out of
+    /// [`crate::anomaly::detect`], before the engine has tracked it.
+    pub since: Option<String>,
+    /// The numbers that made it fire (`lag_bytes`, `cl_waiting`, …); the
+    /// engine keeps each episode's worst as its peak.
+    pub figures: BTreeMap<String, f64>,
+}
+
+/// What an anomaly concerns. Serialised with a `kind` tag
+/// (`{"kind":"edge","upstream":"pg0","downstream":"pg2"}`), so the UI reads
+/// fields and the store keys episodes on a canonical value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[ts(export)]
+pub enum Subject {
+    /// The whole fleet (e.g. no primary).
+    Fleet,
+    /// One PostgreSQL node.
+    Node {
+        /// Fleet name of the node.
+        node: String,
+    },
+    /// Several PostgreSQL nodes together (split brain: every node out of recovery).
+    Nodes {
+        /// Fleet names, sorted.
+        nodes: Vec<String>,
+    },
+    /// A replication edge.
+    Edge {
+        /// The node sending WAL.
+        upstream: String,
+        /// The node receiving it.
+        downstream: String,
+    },
+    /// A replication slot on a node.
+    Slot {
+        /// The node holding the slot.
+        node: String,
+        /// Slot name.
+        slot: String,
+    },
+    /// A PgBouncer console.
+    Pooler {
+        /// Fleet name of the pooler.
+        pooler: String,
+    },
+    /// One database's pool on a PgBouncer.
+    Pool {
+        /// Fleet name of the pooler.
+        pooler: String,
+        /// Database.
+        database: String,
+    },
+    /// One Redis node.
+    Cache {
+        /// Fleet name of the cache.
+        cache: String,
+    },
+    /// A Redis replica's link to its master.
+    CacheLink {
+        /// Fleet name of the master.
+        master: String,
+        /// Fleet name of the replica.
+        replica: String,
+    },
+    /// A metrics source: a `[[scrape]]` endpoint by name, or `prometheus`.
+    Metrics {
+        /// Scrape endpoint name, or `prometheus`.
+        source: String,
+    },
+}
+
+impl Subject {
+    /// Every fleet name the subject concerns (a node, both ends of an edge, …),
+    /// for grouping anomalies under what they touch.
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            Subject::Fleet => Vec::new(),
+            Subject::Node { node } | Subject::Slot { node, .. } => vec![node],
+            Subject::Nodes { nodes } => nodes.iter().map(String::as_str).collect(),
+            Subject::Edge { upstream, downstream } => vec![upstream, downstream],
+            Subject::Pooler { pooler } | Subject::Pool { pooler, .. } => vec![pooler],
+            Subject::Cache { cache } => vec![cache],
+            Subject::CacheLink { master, replica } => vec![master, replica],
+            Subject::Metrics { source } => vec![source],
+        }
+    }
+}
+
+impl std::fmt::Display for Subject {
+    /// Short human form for terminals and logs: `pg0`, `pg0→pg2`, `pgb0/chat`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Fleet => f.write_str("fleet"),
+            Subject::Node { node } => f.write_str(node),
+            Subject::Nodes { nodes } => f.write_str(&nodes.join(", ")),
+            Subject::Edge { upstream, downstream } => write!(f, "{upstream}→{downstream}"),
+            Subject::Slot { node, slot } => write!(f, "{node}/{slot}"),
+            Subject::Pooler { pooler } => f.write_str(pooler),
+            Subject::Pool { pooler, database } => write!(f, "{pooler}/{database}"),
+            Subject::Cache { cache } => f.write_str(cache),
+            Subject::CacheLink { master, replica } => write!(f, "{master}→{replica}"),
+            Subject::Metrics { source } => f.write_str(source),
+        }
+    }
+}
+
+/// A WAL stream's state: a walsender's `pg_stat_replication.state`, a
+/// standby's `pg_stat_wal_receiver.status`, or `disconnected` when neither side
+/// reports it. A value this version does not know is kept as reported.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum StreamState {
+    /// Streaming WAL as it is written.
+    Streaming,
+    /// Catching up on a backlog.
+    Catchup,
+    /// Walsender starting.
+    Startup,
+    /// Walsender sending a base backup.
+    Backup,
+    /// Shutting down.
+    Stopping,
+    /// WAL receiver stopped.
+    Stopped,
+    /// WAL receiver starting.
+    Starting,
+    /// WAL receiver waiting for the upstream.
+    Waiting,
+    /// WAL receiver restarting.
+    Restarting,
+    /// Neither side reports the stream.
+    Disconnected,
+    /// Any other value, kept as reported.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl StreamState {
+    /// Reads a state as PostgreSQL reports it.
+    pub fn parse(s: &str) -> Self {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).unwrap_or_else(|_| Self::Other(s.to_string()))
+    }
+}
+
+impl std::fmt::Display for StreamState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(s)) => f.write_str(&s),
+            _ => f.write_str("?"),
+        }
+    }
+}
+
+/// A Redis node's role. `INFO`'s `slave` reads as [`CacheRole::Replica`];
+/// a value this version does not know is kept as reported.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum CacheRole {
+    /// Takes writes.
+    Master,
+    /// Follows a master.
+    Replica,
+    /// Not reachable in this refresh.
+    Unknown,
+    /// Any other value, kept as reported.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl CacheRole {
+    /// Reads `INFO`'s `role`.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "master" => Self::Master,
+            "slave" | "replica" => Self::Replica,
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for CacheRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Master => "master",
+            Self::Replica => "replica",
+            Self::Unknown => "unknown",
+            Self::Other(s) => s,
+        })
+    }
 }

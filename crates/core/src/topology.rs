@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::probe::postgres::{parse_lsn, PgReading};
 use crate::probe::ProbeError;
-use crate::snapshot::{Node, ReplicationEdge, Role};
+use crate::snapshot::{Node, ReplicationEdge, Role, StreamState};
 
 /// One node's outcome in a refresh.
 pub struct NodeResult<'a> {
@@ -88,8 +88,8 @@ pub fn discover(results: &[NodeResult<'_>], limits: EdgeLimits) -> (Vec<Node>, V
         let state = sender
             .map(|s| s.state.clone())
             .or_else(|| down.and_then(|r| r.wal_receiver.as_ref()).map(|w| w.status.clone()))
-            .unwrap_or_else(|| "disconnected".into());
-        let healthy = state == "streaming"
+            .unwrap_or(StreamState::Disconnected);
+        let healthy = state == StreamState::Streaming
             && down.is_some_and(|r| !r.replay_paused)
             && lag_bytes.is_none_or(|b| b <= limits.lag_bytes)
             && lag_seconds.is_none_or(|s| s <= limits.lag_seconds);
@@ -224,7 +224,7 @@ mod tests {
 
     fn streams_from(mut r: PgReading, port: i32) -> PgReading {
         r.wal_receiver = Some(WalReceiver {
-            status: "streaming".into(),
+            status: StreamState::Streaming,
             sender_host: Some("127.0.0.1".into()),
             sender_port: Some(port),
             slot_name: None,
@@ -238,7 +238,7 @@ mod tests {
         WalSender {
             application_name: app.into(),
             client_addr: Some("127.0.0.1".into()),
-            state: "streaming".into(),
+            state: StreamState::Streaming,
             sync_state: "async".into(),
             sent_lsn: None,
             write_lsn: None,

@@ -31,4 +31,9 @@ kiosk: boolean,
 /**
  * No action may be offered (browsers via `serve` are always read-only).
  */
-read_only: boolean, };
+read_only: boolean, 
+/**
+ * `[thresholds] connections_near_max_ratio`: the share of `max_connections`
+ * at which a node's connections are drawn as a warning.
+ */
+connections_near_max_ratio: number, };

@@ -9,6 +9,7 @@ import type { Pool } from "./Pool";
 import type { Pooler } from "./Pooler";
 import type { ReplicationEdge } from "./ReplicationEdge";
 import type { ScrapeSummary } from "./ScrapeSummary";
+import type { StoreStatus } from "./StoreStatus";
 import type { Target } from "./Target";
 
 /**
@@ -74,4 +75,8 @@ statements: Array<NodeStatements>,
 /**
  * What is wrong right now.
  */
-anomalies: Array<Anomaly>, };
+anomalies: Array<Anomaly>, 
+/**
+ * Where incident episodes are recorded, or why they are not.
+ */
+store: StoreStatus, };

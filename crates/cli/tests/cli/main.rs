@@ -79,7 +79,7 @@ fn fail_on_anomaly_exits_1_when_a_node_is_down() {
     let pg3 = s["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "pg3").unwrap().clone();
     assert_eq!(pg3["reachable"], false);
     assert_eq!(pg3["role"], "unknown");
-    assert!(s["anomalies"].as_array().unwrap().iter().any(|a| a["kind"] == "node_unreachable" && a["subject"] == "pg3"));
+    assert!(s["anomalies"].as_array().unwrap().iter().any(|a| a["kind"] == "node_unreachable" && a["subject"] == serde_json::json!({"kind": "node", "node": "pg3"})));
     let plain = fleetdeck(&["snapshot", "--fleet", &f, "--json"]);
     assert_eq!(plain.status.code(), Some(0), "without the flag, down nodes are data, not failure");
 }

@@ -342,13 +342,7 @@ mod tests {
     use super::*;
 
     fn thresholds() -> Thresholds {
-        Thresholds {
-            replay_lag_bytes: 16 << 20,
-            replay_lag_seconds: 30.0,
-            slot_retained_bytes: 1 << 30,
-            pool_maxwait_seconds: 1.0,
-            pool_active_ratio: 0.8,
-        }
+        Thresholds::default()
     }
 
     fn pool(database: &str, cl_waiting: u32, sv_active: u32, maxwait_seconds: f64) -> PoolRow {

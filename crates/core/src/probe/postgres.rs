@@ -15,7 +15,7 @@ use tokio_postgres::{Client, Statement as Prepared};
 
 use super::{pgconn, Backoff, ProbeError};
 use crate::fleet::PostgresEndpoint;
-use crate::snapshot::{Connections, Slot, Statement, WalReceiver, WalSender};
+use crate::snapshot::{Connections, Slot, Statement, StreamState, WalReceiver, WalSender};
 
 /// The one statement read every refresh. Functions that fail during recovery
 /// (`pg_current_wal_lsn`, `pg_walfile_name`) sit behind CASE, which PostgreSQL
@@ -264,7 +264,7 @@ fn parse_status(address: &str, row: &tokio_postgres::Row) -> Result<PgReading, P
         replay_lag_seconds: row.get("replay_lag_seconds"),
         timeline: row.get::<_, Option<i32>>("timeline").map(|t| t as u32),
         wal_receiver: receiver.map(|r| WalReceiver {
-            status: r.status,
+            status: StreamState::parse(&r.status),
             sender_host: r.sender_host,
             sender_port: r.sender_port,
             slot_name: r.slot_name,
@@ -276,7 +276,7 @@ fn parse_status(address: &str, row: &tokio_postgres::Row) -> Result<PgReading, P
             .map(|s| WalSender {
                 application_name: s.application_name,
                 client_addr: s.client_addr,
-                state: s.state.unwrap_or_else(|| "unknown".into()),
+                state: StreamState::parse(s.state.as_deref().unwrap_or("unknown")),
                 sync_state: s.sync_state.unwrap_or_else(|| "unknown".into()),
                 sent_lsn: s.sent_lsn,
                 write_lsn: s.write_lsn,

@@ -16,7 +16,7 @@ use redis::IntoConnectionInfo;
 
 use super::{Backoff, ProbeError};
 use crate::fleet::RedisEndpoint;
-use crate::snapshot::Cache;
+use crate::snapshot::{Cache, CacheRole};
 
 /// One Redis node, with its multiplexed connection kept between refreshes.
 pub struct RedisProbe {
@@ -300,7 +300,7 @@ pub fn caches(
                     return Cache {
                         name: endpoint.name.clone(),
                         address,
-                        role: "unknown".into(),
+                        role: CacheRole::Unknown,
                         reachable: false,
                         error: Some(e.to_string()),
                         upstream: None,
@@ -318,13 +318,9 @@ pub fn caches(
                     }
                 }
             };
-            let role = match r.role.as_str() {
-                "master" => "master",
-                "slave" | "replica" => "replica",
-                other => other,
-            };
+            let role = CacheRole::parse(&r.role);
             let master = match (&r.master_host, r.master_port) {
-                (Some(h), Some(p)) if role == "replica" => by_address(h, p),
+                (Some(h), Some(p)) if role == CacheRole::Replica => by_address(h, p),
                 _ => None,
             };
             let replication_offset_lag = match (master.map(|(_, m)| m), r.repl_offset) {
@@ -341,7 +337,7 @@ pub fn caches(
             Cache {
                 name: endpoint.name.clone(),
                 address: if r.address.is_empty() { address } else { r.address.clone() },
-                role: role.to_string(),
+                role,
                 reachable: true,
                 error: None,
                 upstream: master.map(|(e, _)| e.name.clone()),
@@ -432,11 +428,11 @@ mod tests {
             (endpoint("redis2", 17002), Err(ProbeError::Timeout(Duration::from_secs(1)))),
         ];
         let c = caches(&readings, &mut HashMap::new());
-        assert_eq!((c[0].role.as_str(), c[0].upstream.as_deref()), ("master", None));
-        assert_eq!((c[1].role.as_str(), c[1].upstream.as_deref()), ("replica", Some("redis0")));
+        assert_eq!((&c[0].role, c[0].upstream.as_deref()), (&CacheRole::Master, None));
+        assert_eq!((&c[1].role, c[1].upstream.as_deref()), (&CacheRole::Replica, Some("redis0")));
         assert_eq!(c[1].replication_offset_lag, Some(80), "master 6298100 - replica 6298020");
         assert_eq!(c[1].address, "127.0.0.1:17001");
-        assert!(!c[2].reachable && c[2].role == "unknown", "an unreachable node is kept, role unknown");
+        assert!(!c[2].reachable && c[2].role == CacheRole::Unknown, "an unreachable node is kept, role unknown");
         assert_eq!(c[2].name, "redis2");
         assert!(c[2].error.as_deref().unwrap().contains("no answer"), "{:?}", c[2].error);
     }

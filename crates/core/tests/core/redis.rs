@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use fleetdeck_core::fleet::RedisEndpoint;
 use fleetdeck_core::probe::redis::{caches, RedisProbe, RedisReading};
 use fleetdeck_core::probe::ProbeError;
+use fleetdeck_core::snapshot::CacheRole;
 
 use crate::common::lab_fleet;
 use crate::pgbouncer::{assert_on_time, guarded, hung_listener, Relay};
@@ -73,11 +74,11 @@ async fn caches_give_replicas_redis0_as_upstream_with_a_small_offset_lag() {
     for (cache, (_, reading)) in first.iter().zip(&readings) {
         assert!(cache.reachable && cache.error.is_none(), "{cache:?}");
         if cache.name == "redis0" {
-            assert_eq!((cache.role.as_str(), cache.upstream.as_deref()), ("master", None));
+            assert_eq!((&cache.role, cache.upstream.as_deref()), (&CacheRole::Master, None));
             assert!(cache.hit_ratio_lifetime.is_some_and(|r| (0.0..=1.0).contains(&r)), "{cache:?}");
             continue;
         }
-        assert_eq!(cache.role, "replica", "'slave' is shown as replica");
+        assert_eq!(cache.role, CacheRole::Replica, "'slave' is shown as replica");
         assert_eq!(cache.upstream.as_deref(), Some("redis0"), "matched by master_host:master_port");
         let raw = master_offset - reading.as_ref().unwrap().repl_offset.expect("replica offset");
         assert!(raw >= 0, "{}: a replica read before its master cannot be ahead of it ({raw})", cache.name);
@@ -100,7 +101,7 @@ async fn an_unreachable_node_keeps_its_name_and_carries_the_error() {
     assert!(matches!(again, Err(ProbeError::Backoff { .. })), "a dead node is not retried every refresh: {again:?}");
 
     let rows = caches(&[(endpoint, result)], &mut HashMap::new());
-    assert_eq!((rows[0].name.as_str(), rows[0].role.as_str(), rows[0].reachable), ("gone", "unknown", false));
+    assert_eq!((rows[0].name.as_str(), &rows[0].role, rows[0].reachable), ("gone", &CacheRole::Unknown, false));
     assert!(rows[0].error.as_deref().is_some_and(|e| e.contains("127.0.0.1:1")), "{:?}", rows[0].error);
 }
 

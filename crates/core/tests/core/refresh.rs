@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use fleetdeck_core::fleet::Fleet;
 use fleetdeck_core::refresh::Engine;
-use fleetdeck_core::snapshot::{AnomalyKind, Role, Snapshot};
+use fleetdeck_core::snapshot::{AnomalyKind, Role, Snapshot, StreamState, Subject};
 
 use crate::common::{lab_fleet, lab_fleet_path, lab_ok};
 
@@ -41,15 +41,17 @@ async fn until(engine: &mut Engine, secs: u32, what: &str, cond: impl Fn(&Snapsh
     panic!("after {secs} refreshes, still not: {what}");
 }
 
+/// An anomaly of `kind` concerns `subject` (its short form: `pg2`, `pg0→pg2`,
+/// `pgb0/chat`) or, for a set of nodes, includes it.
 fn has(s: &Snapshot, kind: AnomalyKind, subject: &str) -> bool {
-    s.anomalies.iter().any(|a| a.kind == kind && a.subject.contains(subject))
+    s.anomalies.iter().any(|a| a.kind == kind && (a.subject.to_string() == subject || a.subject.names().contains(&subject) && matches!(a.subject, Subject::Nodes { .. })))
 }
 
 #[tokio::test]
 async fn roles_edges_and_the_cascade_match_the_lab() {
     let fleet = lab_fleet();
     let mut engine = Engine::new(fleet);
-    let s = until(&mut engine, 20, "every edge is streaming", |s| s.edges.len() == 3 && s.edges.iter().all(|e| e.state == "streaming")).await;
+    let s = until(&mut engine, 20, "every edge is streaming", |s| s.edges.len() == 3 && s.edges.iter().all(|e| e.state == StreamState::Streaming)).await;
     let shape: Vec<_> = s.nodes.iter().map(|n| (n.name.as_str(), n.role, n.upstream.as_deref(), n.tier)).collect();
     assert_eq!(
         shape,
