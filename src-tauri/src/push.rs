@@ -68,7 +68,7 @@ pub fn push<R: Runtime>(to: &impl Emitter<R>, sent: &StatementsSent, snapshot: &
 
 /// `snapshot` without its statements, as the `snapshot` event carries it.
 pub fn without_statements(snapshot: &Snapshot) -> Snapshot {
-    let Snapshot { fleet, taken_at, refresh_ms, seq, nodes, edges, poolers, pools, caches, ai, alerts, targets, scrapes, statements: _, anomalies } = snapshot;
+    let Snapshot { fleet, taken_at, refresh_ms, seq, nodes, edges, poolers, pools, caches, ai, alerts, targets, scrapes, statements: _, anomalies, store } = snapshot;
     Snapshot {
         fleet: fleet.clone(),
         taken_at: taken_at.clone(),
@@ -85,6 +85,7 @@ pub fn without_statements(snapshot: &Snapshot) -> Snapshot {
         scrapes: scrapes.clone(),
         statements: Vec::new(),
         anomalies: anomalies.clone(),
+        store: store.clone(),
     }
 }
 
