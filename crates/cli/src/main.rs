@@ -13,7 +13,6 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 use fleetdeck_core::explain::{self, Target};
 use fleetdeck_core::fleet::Fleet;
-use fleetdeck_core::probe::pgconn;
 use fleetdeck_core::probe::postgres::PostgresProbe;
 use fleetdeck_core::incidents::timestamp;
 use fleetdeck_core::refresh::Engine;
@@ -255,7 +254,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             if let Target::Sql(sql) = &target {
                 explain::single_statement(sql)?;
             }
-            let (mut client, _) = pgconn::connect(&endpoint.monitor, "fleetdeck-explain", Duration::from_secs(10))
+            let (mut client, _) = fleetdeck_core::pg::connect(&endpoint.monitor, "fleetdeck-explain", Duration::from_secs(10))
                 .await
                 .with_context(|| format!("connecting to {node}"))?;
             let timeout = Duration::from_millis(timeout_ms);

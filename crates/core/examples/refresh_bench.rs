@@ -14,7 +14,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use fleetdeck_core::fleet::Fleet;
-use fleetdeck_core::probe::pgconn;
+use fleetdeck_core::pg;
 use fleetdeck_core::refresh::Engine;
 
 fn cpu_seconds() -> f64 {
@@ -33,7 +33,7 @@ async fn calls_by(fleet: &Fleet, role: &str) -> f64 {
     let mut total = 0.0;
     for node in &fleet.postgres {
         let admin = node.action.as_ref().expect("bench needs the action login");
-        let (c, _) = pgconn::connect(admin, "fleetdeck-bench-count", Duration::from_secs(10)).await.unwrap();
+        let (c, _) = pg::connect(admin, "fleetdeck-bench-count", Duration::from_secs(10)).await.unwrap();
         let row = c
             .query_one(
                 "SELECT coalesce(sum(calls), 0)::float8 FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = $1",
@@ -57,7 +57,7 @@ async fn main() {
     // Dedicated logins on the primary (they replicate to every node).
     let password = format!("bench{}", std::process::id());
     let primary = &lab.postgres[0];
-    let (admin, _) = pgconn::connect(primary.action.as_ref().unwrap(), "fleetdeck-bench", Duration::from_secs(10)).await.unwrap();
+    let (admin, _) = pg::connect(primary.action.as_ref().unwrap(), "fleetdeck-bench", Duration::from_secs(10)).await.unwrap();
     for role in ["fleetdeck_bench", "fleetdeck_bench_exporter"] {
         admin
             .batch_execute(&format!(

@@ -156,6 +156,16 @@ impl From<crate::explain::ExplainError> for UiError {
     }
 }
 
+impl From<crate::pg::PgError> for UiError {
+    fn from(e: crate::pg::PgError) -> Self {
+        let code = match e.phase {
+            crate::pg::Phase::Query if !e.is_timeout() && !e.is_connection_lost() => ErrorCode::Server,
+            _ => ErrorCode::Unreachable,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
 impl From<crate::probe::ProbeError> for UiError {
     fn from(e: crate::probe::ProbeError) -> Self {
         use crate::probe::ProbeError as P;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio_postgres::Client;
 
-use crate::probe::pgconn::error_text;
+use crate::pg::error_text;
 
 /// Why a plan could not be produced.
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,7 @@ pub mod explain;
 pub mod fleet;
 pub mod incidents;
 pub mod on_demand;
+pub mod pg;
 pub mod pgpass;
 pub mod probe;
 pub mod refresh;

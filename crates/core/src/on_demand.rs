@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::contract::{ErrorCode, PlanView, RangeResult, RangeSeries, UiError};
 use crate::explain::{self, Target};
 use crate::fleet::Fleet;
-use crate::probe::pgconn;
+use crate::pg;
 use crate::probe::prometheus::{step_for, PrometheusClient};
 
 /// The longest history a panel may ask for: Prometheus' default retention.
@@ -74,7 +74,7 @@ pub async fn explain(
         }
         _ => return Err(UiError::new(ErrorCode::BadRequest, "give exactly one of a query id or SQL")),
     };
-    let (mut client, _) = pgconn::connect(&endpoint.monitor, application_name, EXPLAIN_CONNECT_TIMEOUT).await?;
+    let (mut client, _) = pg::connect(&endpoint.monitor, application_name, EXPLAIN_CONNECT_TIMEOUT).await?;
     let plan = explain::explain(&mut client, node, target, analyze, EXPLAIN_STATEMENT_TIMEOUT).await?;
     Ok(plan.into())
 }

@@ -172,9 +172,7 @@ impl Engine {
         let mut poolers = Vec::new();
         for (probe, (r, _)) in self.pgbouncers.iter().zip(&pgb) {
             let endpoint = self.fleet.pgbouncer.iter().find(|e| e.name == probe.name()).expect("probe of fleet");
-            let address = crate::probe::pgconn::config(&endpoint.admin, "fleetdeck")
-                .map(|(_, r)| r.address())
-                .unwrap_or_else(|_| "?".into());
+            let address = crate::pg::address(&endpoint.admin);
             match r {
                 Ok(reading) => {
                     pools.extend(pgbouncer::pools(probe.name(), reading, &self.fleet.thresholds));

@@ -6,7 +6,6 @@
 //! costs one failed connect every few seconds rather than one per refresh.
 
 pub mod pgbouncer;
-pub mod pgconn;
 pub mod postgres;
 pub mod prometheus;
 pub mod redis;

@@ -135,7 +135,7 @@ impl PgBouncerProbe {
 
     async fn read_within(&mut self, timeout: Duration) -> Result<PgBouncerReading, ProbeError> {
         if self.client.is_none() {
-            let (client, resolved) = super::pgconn::connect(&self.endpoint.admin, "fleetdeck", timeout).await?;
+            let (client, resolved) = crate::pg::connect(&self.endpoint.admin, "fleetdeck", timeout).await?;
             self.address = resolved.address();
             self.client = Some(client);
         }
@@ -169,7 +169,7 @@ async fn show(client: &Client, command: &str) -> Result<ShowTable, ProbeError> {
     let messages = client
         .simple_query(command)
         .await
-        .map_err(|e| ProbeError::Query { what: command.to_string(), reason: super::pgconn::error_text(&e) })?;
+        .map_err(|e| crate::pg::PgError::from_driver("pgbouncer", crate::pg::Phase::Query, Some(command), &e))?;
     let mut table = ShowTable { command: command.to_string(), ..ShowTable::default() };
     for message in messages {
         match message {

@@ -13,7 +13,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio_postgres::{Client, Statement as Prepared};
 
-use super::{pgconn, Backoff, ProbeError};
+use super::{Backoff, ProbeError};
+use crate::pg::{self, PgError, Phase};
 use crate::fleet::PostgresEndpoint;
 use crate::snapshot::{Connections, Slot, Statement, StreamState, WalReceiver, WalSender};
 
@@ -126,9 +127,7 @@ pub struct PostgresProbe {
 impl PostgresProbe {
     /// A probe for `endpoint`; connects on the first read.
     pub fn new(endpoint: PostgresEndpoint) -> Self {
-        let address = pgconn::config(&endpoint.monitor, "fleetdeck")
-            .map(|(_, r)| r.address())
-            .unwrap_or_else(|_| "?".into());
+        let address = pg::address(&endpoint.monitor);
         Self { endpoint, conn: None, address, backoff: Backoff::default() }
     }
 
@@ -170,9 +169,10 @@ impl PostgresProbe {
         }
         if self.conn.is_none() {
             self.backoff.check()?;
-            let (client, resolved) = pgconn::connect(&self.endpoint.monitor, "fleetdeck", timeout).await?;
+            let (client, resolved) = pg::connect(&self.endpoint.monitor, "fleetdeck", timeout).await?;
             self.address = resolved.address();
-            let q = |what: &str, e: tokio_postgres::Error| ProbeError::Query { what: what.into(), reason: pgconn::error_text(&e) };
+            let address = self.address.clone();
+            let q = move |what: &str, e: tokio_postgres::Error| ProbeError::from(PgError::from_driver(&address, Phase::Query, Some(what), &e));
             let status = client.prepare(STATUS_SQL).await.map_err(|e| q("preparing the status query", e))?;
             // pg_stat_statements may be missing: that only loses the Queries view.
             let statements = client.prepare(STATEMENTS_SQL).await.ok();
@@ -182,7 +182,7 @@ impl PostgresProbe {
         let row = client
             .query_one(status, &[])
             .await
-            .map_err(|e| ProbeError::Query { what: "status query".into(), reason: pgconn::error_text(&e) })?;
+            .map_err(|e| PgError::from_driver(&self.address, Phase::Query, Some("status query"), &e))?;
         let mut reading = parse_status(&self.address, &row)?;
         if let Some(limit) = statements_limit {
             reading.statements = Some(match statements {
@@ -191,7 +191,7 @@ impl PostgresProbe {
                     .query(stmt, &[&i64::from(limit)])
                     .await
                     .map(|rows| rows.iter().map(statement_row).collect())
-                    .map_err(|e| pgconn::error_text(&e)),
+                    .map_err(|e| pg::error_text(&e)),
             });
         }
         Ok(reading)

@@ -4,6 +4,7 @@
 //! Run with `--test-threads=1`: some tests stage lab incidents.
 
 mod common;
+mod pg;
 mod pgbouncer;
 mod prometheus;
 mod redis;

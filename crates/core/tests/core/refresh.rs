@@ -101,7 +101,7 @@ async fn two_nodes_out_of_recovery_is_split_brain() {
     let mut engine = Engine::new(fleet);
     // The clear rebuilds pg2 from pg0: it left recovery.
     let _incident = Incident;
-    let (client, _) = fleetdeck_core::probe::pgconn::connect(&admin, "fleetdeck-test", Duration::from_secs(5)).await.unwrap();
+    let (client, _) = fleetdeck_core::pg::connect(&admin, "fleetdeck-test", Duration::from_secs(5)).await.unwrap();
     client.execute("SELECT pg_promote(true, 30)", &[]).await.expect("promote pg2");
     let s = until(&mut engine, 20, "split brain is reported", |s| has(s, AnomalyKind::SplitBrain, "pg2")).await;
     let primaries: Vec<_> = s.nodes.iter().filter(|n| n.role == Role::Primary).map(|n| n.name.as_str()).collect();
