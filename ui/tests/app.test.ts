@@ -4,7 +4,8 @@ import { mount, type VueWrapper } from '@vue/test-utils';
 import { nextTick } from 'vue';
 import App from '../src/App.vue';
 import { createStore, STORE, type Store } from '../src/state/store';
-import { FakeSource, flush, healthySnapshot, tick, unreachableSnapshot } from './helpers';
+import { anomaly, FakeSource, flush, healthySnapshot, tick, unreachableSnapshot } from './helpers';
+import { subjects } from '../src/lib/subject';
 import type { Snapshot } from '../src/generated/Snapshot';
 
 let wrapper: VueWrapper | null = null;
@@ -72,7 +73,7 @@ describe('Overview on the 1 + 48 lab', () => {
     Object.assign(e, { healthy: false, lag_bytes: 300 * 1024 * 1024, lag_seconds: 95 });
     const n = s.nodes.find((x) => x.name === 'pg2')!;
     n.replay_paused = true;
-    s.anomalies.push({ kind: 'replay_paused', severity: 'warning', subject: 'pg2', message: 'pg2 has WAL replay paused' });
+    s.anomalies.push(anomaly('replay_paused', subjects.node('pg2'), { message: 'pg2 has WAL replay paused' }));
     await setup({ snapshot: s });
     const edge = $('[data-testid="edge-pg0-pg2"]')!;
     expect(edge.dataset.healthy).toBe('false');
@@ -118,7 +119,7 @@ describe('server text is text', () => {
     const evil = '<img src=x onerror=alert(1)>';
     const s = healthySnapshot();
     s.statements[0]!.top[0]!.query = evil;
-    s.anomalies.push({ kind: 'metrics_unavailable', severity: 'warning', subject: '<b>x</b>', message: `scrape failed: ${evil}` });
+    s.anomalies.push(anomaly('metrics_unavailable', { kind: 'metrics', source: '<b>x</b>' }, { message: `scrape failed: ${evil}` }));
     s.alerts.push({ name: 'Evil<script>', state: 'firing', severity: 'page', summary: evil, active_at: null, labels: { instance: evil } });
     s.caches[0]!.error = evil;
     const { store } = await setup({ snapshot: s });
@@ -258,7 +259,7 @@ async function keyFake(k: string) {
 }
 
 describe('incident clock', () => {
-  it('runs from the first anomaly and resets when none are active', async () => {
+  it('runs from when the UI first saw an anomaly the engine sent no start for, and resets when none are active', async () => {
     let now = 1_000_000;
     const source = new FakeSource();
     const store: Store = createStore(source, { now: () => now });
@@ -271,7 +272,7 @@ describe('incident clock', () => {
     const clock = () => $('[data-testid="incident-clock"]')!;
     expect(clock().dataset.active).toBe('false');
     const broken = tick(healthy, 1);
-    broken.anomalies = [{ kind: 'node_unreachable', severity: 'critical', subject: 'pg3', message: 'pg3 is unreachable' }];
+    broken.anomalies = [anomaly('node_unreachable', subjects.node('pg3'), { severity: 'critical', since: null })];
     now += 1000;
     source.emit(broken);
     await flush();
@@ -285,6 +286,84 @@ describe('incident clock', () => {
     source.emit(tick(healthy, 4));
     await flush();
     expect(clock().dataset.active).toBe('false');
+  });
+
+  it("after a restart, counts from the engine's `since` (the episode's true start), in war-room mode too", async () => {
+    // The engine kept the episode across the app's restart: it began 47 min
+    // before this fresh app got its first snapshot.
+    const began = '2026-11-23T08:34:46.201Z';
+    const healthy = healthySnapshot();
+    let now = Date.parse(healthy.taken_at) + 300;
+    const source = new FakeSource();
+    source.info = { ...source.info, kiosk: true };
+    const store: Store = createStore(source, { now: () => now });
+    wrapper = mount(App, { global: { provide: { [STORE as symbol]: store } }, attachTo: document.body });
+    await store.start();
+    const s = tick(healthy, 0);
+    s.anomalies = [
+      anomaly('lag_over_threshold', subjects.edge('pg0', 'pg2'), { since: '2026-11-23T09:01:00.000Z' }),
+      anomaly('node_unreachable', subjects.node('pg3'), { severity: 'critical', since: began }),
+    ];
+    source.emit(s);
+    await flush();
+    const clock = $('[data-testid="incident-clock"]')!;
+    expect(document.documentElement.classList.contains('kiosk')).toBe(true);
+    expect(clock.dataset.active).toBe('true');
+    expect(clock.dataset.since, 'the earliest start among the active anomalies').toBe(began);
+    expect(clock.textContent).toContain('00:47:00');
+    const items = $$('[data-testid="anomaly"]');
+    expect(items.map((i) => i.dataset.since)).toEqual([began, '2026-11-23T09:01:00.000Z']);
+    expect(items[0]!.textContent, 'each anomaly shows how long it has been going on').toContain('47m');
+    now += 2000;
+    source.emit(tick(s, 2));
+    await flush();
+    expect(clock.textContent).toContain('00:47:02');
+  });
+});
+
+describe('typed subjects', () => {
+  it('labels every subject kind and colours what it concerns', async () => {
+    const s = healthySnapshot();
+    const replica = s.caches.find((c) => c.role === 'replica')!;
+    const master = s.caches.find((c) => c.role === 'master')!;
+    s.anomalies.push(
+      anomaly('lag_over_threshold', subjects.edge('pg4', 'pg20'), { since: '2026-11-23T09:20:00.000Z' }),
+      anomaly('slot_retaining_wal', { kind: 'slot', node: 'pg1', slot: 'standby_pg9' }, { severity: 'critical' }),
+      anomaly('pool_saturated', subjects.pool('pgb7', 'chat')),
+      anomaly('cache_replica_link_down', { kind: 'cache_link', master: master.name, replica: replica.name }),
+    );
+    await setup({ snapshot: s });
+    const bySubject = new Map($$('[data-testid="anomaly"]').map((el) => [el.dataset.subject, el]));
+    expect([...bySubject.keys()].sort()).toEqual(
+      ['pg1/standby_pg9', 'pg4→pg20', 'pgb7/chat', 'prometheus', `${master.name}→${replica.name}`].sort(),
+    );
+    const edge = bySubject.get('pg4→pg20')!;
+    expect([edge.dataset.subjectKind, edge.dataset.names]).toEqual(['edge', 'pg4 pg20']);
+    expect(edge.querySelector('.subject')!.textContent).toBe('pg4→pg20');
+    // The edge's downstream is the one lagging; its upstream is fine.
+    expect($('[data-testid="node-pg20"]')!.dataset.health).toBe('warn');
+    expect($('[data-testid="node-pg20"]')!.textContent).toContain('lag');
+    expect($('[data-testid="node-pg4"]')!.dataset.health).toBe('ok');
+    // A slot colours the node that holds it.
+    expect($('[data-testid="node-pg1"]')!.dataset.health).toBe('crit');
+    // A Redis link colours the replica, not its master.
+    expect($(`[data-testid="cache-${replica.name}"]`)!.dataset.health).toBe('warn');
+    expect($(`[data-testid="cache-${master.name}"]`)!.dataset.health).toBe('ok');
+  });
+
+  it("shows a split brain's anomaly in each of its nodes' detail", async () => {
+    const s = healthySnapshot();
+    Object.assign(s.nodes.find((n) => n.name === 'pg1')!, { role: 'primary', upstream: null, tier: 0 });
+    s.edges = s.edges.filter((e) => e.downstream !== 'pg1');
+    s.anomalies.push(anomaly('split_brain', { kind: 'nodes', nodes: ['pg0', 'pg1'] }, { severity: 'critical', message: 'SPLIT BRAIN: 2 nodes' }));
+    const { store } = await setup({ snapshot: s });
+    expect($('[data-testid="anomaly"][data-kind="split_brain"]')!.dataset.subject).toBe('pg0, pg1');
+    for (const n of ['pg0', 'pg1']) {
+      store.ui.selectedNode = n;
+      store.ui.view = 'topology';
+      await flush();
+      expect($('[data-testid="node-detail"]')!.textContent, n).toContain('SPLIT BRAIN: 2 nodes');
+    }
   });
 });
 
@@ -359,7 +438,7 @@ describe('stream health and notifications', () => {
     await flush();
     expect(source.notified).toHaveLength(1);
     const worse = tick(base, 6);
-    worse.anomalies.push({ kind: 'pool_saturated', severity: 'warning', subject: 'pgb0/chat', message: 'pool pgb0/chat is saturated' });
+    worse.anomalies.push(anomaly('pool_saturated', subjects.pool('pgb0', 'chat'), { message: 'pool pgb0/chat is saturated' }));
     source.emit(worse);
     source.emit(tick(worse, 1));
     await flush();
@@ -436,7 +515,7 @@ describe('split brain and a broken fleet', () => {
     const pg1 = s.nodes.find((n) => n.name === 'pg1')!;
     Object.assign(pg1, { role: 'primary', upstream: null, tier: 0, timeline: 2 });
     s.edges = s.edges.filter((e) => e.downstream !== 'pg1');
-    s.anomalies.push({ kind: 'split_brain', severity: 'critical', subject: 'pg0 (timeline 1),pg1 (timeline 2)', message: 'SPLIT BRAIN: 2 nodes are out of recovery' });
+    s.anomalies.push(anomaly('split_brain', { kind: 'nodes', nodes: ['pg0', 'pg1'] }, { severity: 'critical', message: 'SPLIT BRAIN: 2 nodes are out of recovery' }));
     await setup({ snapshot: s });
     expect($('[data-testid="split-brain-banner"]')!.textContent).toContain('pg1 (timeline 2)');
     for (const n of ['pg0', 'pg1']) {

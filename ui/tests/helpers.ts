@@ -1,7 +1,9 @@
 // Test doubles and fixtures shared by the UI tests. The fixtures are real
 // snapshots of the lab (1 primary + 48 replicas in three tiers), recorded
 // with `fleetdeck snapshot --json`: one healthy, one taken while every probe
-// timed out (98 anomalies).
+// timed out (98 anomalies). Recorded before anomalies had typed subjects;
+// their anomalies were converted to the current contract (Subject objects,
+// `since` a fixed time before `taken_at`, empty `figures`, a `store` status).
 import healthy from './fixtures/lab-48-healthy.json';
 import unreachable from './fixtures/lab-48-unreachable.json';
 import type { DataSource, ExplainTarget, StreamState } from '../src/data/source';
@@ -9,6 +11,9 @@ import type { FleetInfo } from '../src/generated/FleetInfo';
 import type { PlanView } from '../src/generated/PlanView';
 import type { RangeResult } from '../src/generated/RangeResult';
 import type { Snapshot } from '../src/generated/Snapshot';
+import type { Anomaly } from '../src/generated/Anomaly';
+import type { Subject } from '../src/generated/Subject';
+import { subjectLabel } from '../src/lib/subject';
 
 export function healthySnapshot(): Snapshot {
   return structuredClone(healthy) as Snapshot;
@@ -16,6 +21,25 @@ export function healthySnapshot(): Snapshot {
 
 export function unreachableSnapshot(): Snapshot {
   return structuredClone(unreachable) as Snapshot;
+}
+
+/**
+ * An anomaly as the engine sends it. `since` defaults to null (an engine that
+ * has not tracked it); the message names the subject by its label.
+ */
+export function anomaly(
+  kind: Anomaly['kind'],
+  subject: Subject,
+  opts: { severity?: Anomaly['severity']; since?: string | null; message?: string; figures?: Record<string, number> } = {},
+): Anomaly {
+  return {
+    kind,
+    subject,
+    severity: opts.severity ?? 'warning',
+    message: opts.message ?? `${kind.replace(/_/g, ' ')} on ${subjectLabel(subject)}`,
+    since: opts.since ?? null,
+    figures: opts.figures ?? {},
+  };
 }
 
 /** The healthy fixture `i` seconds later, with seq advanced. */
@@ -37,6 +61,7 @@ export const FLEET_INFO: FleetInfo = {
   },
   kiosk: false,
   read_only: false,
+  connections_near_max_ratio: 0.9,
 };
 
 export class FakeSource implements DataSource {

@@ -2,14 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { NotificationGate, alertKey } from '../src/state/notifications';
 import type { Alert } from '../src/generated/Alert';
 import type { Anomaly } from '../src/generated/Anomaly';
-import { unreachableSnapshot } from './helpers';
+import { subjects } from '../src/lib/subject';
+import { anomaly as make, unreachableSnapshot } from './helpers';
 
-const anomaly = (subject: string, kind: Anomaly['kind'] = 'lag_over_threshold'): Anomaly => ({
-  kind,
-  subject,
-  severity: 'warning',
-  message: `${subject} is behind`,
-});
+/** Lag on the edge pg0→DOWN. */
+const anomaly = (down: string): Anomaly => make('lag_over_threshold', subjects.edge('pg0', down), { message: `${down} is behind pg0` });
 const alert = (name: string, state: string, labels: Record<string, string> = {}): Alert => ({
   name,
   state,
@@ -23,17 +20,18 @@ const snap = (anomalies: Anomaly[], alerts: Alert[] = []) => ({ fleet: 'lab', an
 describe('NotificationGate', () => {
   it('notifies a new anomaly once, not on every refresh', () => {
     const g = new NotificationGate();
-    const lag = anomaly('pg0→pg2');
+    const lag = anomaly('pg2');
     expect(g.consider(snap([lag]), 1000)).toHaveLength(1);
     for (let t = 2000; t < 60_000; t += 1000) expect(g.consider(snap([lag]), t)).toEqual([]);
   });
 
   it('notifies each new anomaly as it appears', () => {
     const g = new NotificationGate();
-    g.consider(snap([anomaly('pg0→pg2')]), 1000);
-    const n = g.consider(snap([anomaly('pg0→pg2'), anomaly('pg0→pg3')]), 2000);
+    g.consider(snap([anomaly('pg2')]), 1000);
+    const n = g.consider(snap([anomaly('pg2'), anomaly('pg3')]), 2000);
     expect(n).toHaveLength(1);
-    expect(n[0]!.body).toContain('pg0→pg3');
+    expect(n[0]!.title, 'the title names the subject by its label').toBe('lab: warning lag over threshold · pg0→pg3');
+    expect(n[0]!.body).toBe('pg3 is behind pg0');
   });
 
   it('notifies firing alerts (not pending ones), keyed by name and labels', () => {
@@ -48,7 +46,7 @@ describe('NotificationGate', () => {
 
   it('stays quiet for a flapping anomaly, and speaks again after it has been gone a while', () => {
     const g = new NotificationGate(60_000);
-    const lag = anomaly('pg0→pg2');
+    const lag = anomaly('pg2');
     g.consider(snap([lag]), 0);
     g.consider(snap([]), 1000);
     expect(g.consider(snap([lag]), 2000), 'flap: quiet').toEqual([]);

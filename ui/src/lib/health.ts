@@ -6,6 +6,8 @@ import type { Node } from '../generated/Node';
 import type { Pool } from '../generated/Pool';
 import type { Cache } from '../generated/Cache';
 import type { Snapshot } from '../generated/Snapshot';
+import type { Subject } from '../generated/Subject';
+import { subjectKey, subjectNodes, subjects } from './subject';
 
 export type Health = 'ok' | 'warn' | 'crit' | 'unknown';
 
@@ -17,60 +19,74 @@ export const worse = (a: Health, b: Health): Health => {
   return r[a] >= r[b] ? a : b;
 };
 
-/** Worst severity of the anomalies about each subject (node, `up→down` edge, `pgb0/chat` pool, cache). */
+/**
+ * What else an anomaly's subject colours: the node holding a slot, the
+ * pooler of a pool, the replica whose Redis link is down, each node of a
+ * split brain. (An edge colours its downstream through `nodeHealth`, which
+ * looks up the node's incoming edge.)
+ */
+function owners(s: Subject): Subject[] {
+  switch (s.kind) {
+    case 'slot':
+      return [subjects.node(s.node)];
+    case 'pool':
+      return [subjects.pooler(s.pooler)];
+    case 'cache_link':
+      return [subjects.cache(s.replica)];
+    case 'nodes':
+      return s.nodes.map(subjects.node);
+    default:
+      return [];
+  }
+}
+
+/** Worst severity of the anomalies about each subject and its owners, keyed by `subjectKey`; read it with `healthOf`. */
 export function healthBySubject(anomalies: readonly Anomaly[]): Map<string, Health> {
   const m = new Map<string, Health>();
   for (const a of anomalies) {
     const h: Health = a.severity === 'critical' ? 'crit' : 'warn';
-    m.set(a.subject, worse(m.get(a.subject) ?? 'ok', h));
-    // `pg1/slot_x` (a slot) also colours pg1; `pgb0/chat` (a pool) colours pgb0.
-    const slash = a.subject.indexOf('/');
-    if (slash > 0) {
-      const owner = a.subject.slice(0, slash);
-      m.set(owner, worse(m.get(owner) ?? 'ok', h));
+    for (const s of [a.subject, ...owners(a.subject)]) {
+      const k = subjectKey(s);
+      m.set(k, worse(m.get(k) ?? 'ok', h));
     }
   }
   return m;
 }
 
-export function edgeSubject(up: string, down: string): string {
-  return `${up}→${down}`;
+/** The health the anomalies give `subject` ('ok' when none concern it). */
+export function healthOf(bySubject: ReadonlyMap<string, Health>, subject: Subject): Health {
+  return bySubject.get(subjectKey(subject)) ?? 'ok';
 }
 
-export function nodeHealth(n: Node, bySubject: Map<string, Health>, isSplitBrain = false): Health {
+export function nodeHealth(n: Node, bySubject: ReadonlyMap<string, Health>, isSplitBrain = false): Health {
   let h: Health = n.reachable ? 'ok' : 'crit';
   if (isSplitBrain && n.role === 'primary') h = 'crit';
   if (n.role === 'unknown' && n.reachable) h = worse(h, 'unknown');
-  h = worse(h, bySubject.get(n.name) ?? 'ok');
-  if (n.upstream) h = worse(h, bySubject.get(edgeSubject(n.upstream, n.name)) ?? 'ok');
+  h = worse(h, healthOf(bySubject, subjects.node(n.name)));
+  if (n.upstream) h = worse(h, healthOf(bySubject, subjects.edge(n.upstream, n.name)));
   if (n.replay_paused) h = worse(h, 'warn');
   return h;
 }
 
 /**
- * Anomalies grouped by what they concern: the subject itself, the owner of a
- * `node/slot` or `pooler/db` subject, and the downstream of an `up→down` edge.
- * Built once per snapshot so per-node lookups are a map get, not a scan.
+ * Anomalies by the PostgreSQL node whose box and detail show them (see
+ * `subjectNodes`: the node, a slot's node, an edge's downstream, each node of
+ * a split brain). Built once per snapshot so per-node lookups are a map get.
  */
-export function anomaliesByOwner(anomalies: readonly Anomaly[]): Map<string, Anomaly[]> {
+export function anomaliesByNode(anomalies: readonly Anomaly[]): Map<string, Anomaly[]> {
   const m = new Map<string, Anomaly[]>();
-  const add = (k: string, a: Anomaly) => {
-    const l = m.get(k);
-    if (l) {
-      if (l[l.length - 1] !== a) l.push(a);
-    } else m.set(k, [a]);
-  };
   for (const a of anomalies) {
-    add(a.subject, a);
-    const slash = a.subject.indexOf('/');
-    if (slash > 0) add(a.subject.slice(0, slash), a);
-    const arrow = a.subject.indexOf('→');
-    if (arrow > 0) add(a.subject.slice(arrow + 1), a);
+    for (const name of subjectNodes(a.subject)) {
+      const l = m.get(name);
+      if (l) {
+        if (l[l.length - 1] !== a) l.push(a);
+      } else m.set(name, [a]);
+    }
   }
   return m;
 }
 
-/** A short word for what is wrong with a node, for the box label. `mine`: anomalies about it (anomaliesByOwner). */
+/** A short word for what is wrong with a node, for the box label. `mine`: anomalies about it (anomaliesByNode). */
 export function nodeStatus(n: Node, mine: readonly Anomaly[], isSplitBrain = false): string {
   if (!n.reachable) return 'down';
   if (isSplitBrain && n.role === 'primary') return 'SPLIT BRAIN';
@@ -93,10 +109,10 @@ export function poolUse(p: Pool): number {
   return p.pool_size > 0 ? p.sv_active / p.pool_size : 0;
 }
 
-export function cacheHealth(c: Cache, bySubject: Map<string, Health>): Health {
+export function cacheHealth(c: Cache, bySubject: ReadonlyMap<string, Health>): Health {
   let h: Health = c.reachable ? 'ok' : 'crit';
   if (c.master_link_status === 'down') h = worse(h, 'crit');
-  return worse(h, bySubject.get(c.name) ?? 'ok');
+  return worse(h, healthOf(bySubject, subjects.cache(c.name)));
 }
 
 /** Split brain is the one thing that must be impossible to miss. */

@@ -1,17 +1,30 @@
-// When did this incident start? Snapshots only say what is wrong *now*, so
-// the UI remembers when each anomaly (kind + subject) was first seen. The
-// incident clock counts from the earliest first-seen among the active ones
-// and resets when nothing is active. An anomaly that blinks out for a refresh
-// or two (a probe timing out under load) keeps its first-seen time for
-// `graceMs`, so a flapping symptom does not restart the clock mid-incident.
+// When did this incident start? The engine follows each anomaly as an
+// episode and sends its start as `since` (kept in its local store, so a
+// restarted app or a browser opened mid-incident still shows the true
+// start). The incident clock counts from the earliest start among the active
+// anomalies and resets when nothing is active.
+//
+// `since` is null only from an engine that has not tracked the anomaly (or an
+// older one); for those the UI falls back to when it first saw the anomaly
+// itself. An anomaly that blinks out for a refresh or two (a probe timing out
+// under load) keeps that first-seen time for `graceMs`, so a flapping
+// symptom does not restart the fallback clock mid-incident.
 import { naturalCompare } from '../lib/collate';
+import { subjectKey, subjectLabel } from '../lib/subject';
 import type { Anomaly } from '../generated/Anomaly';
 import type { Severity } from '../generated/Severity';
 
-export const anomalyKey = (a: Pick<Anomaly, 'kind' | 'subject'>): string => `${a.kind}\u0000${a.subject}`;
+export const anomalyKey = (a: Pick<Anomaly, 'kind' | 'subject'>): string => `${a.kind}\u0001${subjectKey(a.subject)}`;
 
 const SEVERITY_RANK: Record<Severity, number> = { critical: 2, warning: 1 };
 export const severityRank = (s: Severity): number => SEVERITY_RANK[s] ?? 0;
+
+/** The engine's episode start (ms), or null when it sent none (or one that does not parse). */
+export function engineSince(a: Pick<Anomaly, 'since'>): number | null {
+  if (a.since === null || a.since === undefined) return null;
+  const t = Date.parse(a.since);
+  return Number.isFinite(t) ? t : null;
+}
 
 interface Seen {
   first: number;
@@ -20,17 +33,18 @@ interface Seen {
 
 export class AnomalyTracker {
   private readonly seen = new Map<string, Seen>();
-  private active = new Set<string>();
+  /** The active anomalies of the latest update, by key. */
+  private active = new Map<string, Pick<Anomaly, 'kind' | 'subject' | 'since'>>();
   constructor(private readonly graceMs = 15_000) {}
 
   /** Feed the anomalies of one snapshot seen at `now` (ms). Returns those seen for the first time. */
   update(anomalies: readonly Anomaly[], now: number): Anomaly[] {
     const fresh: Anomaly[] = [];
-    const active = new Set<string>();
+    const active = new Map<string, Anomaly>();
     for (const a of anomalies) {
       const k = anomalyKey(a);
       if (active.has(k)) continue;
-      active.add(k);
+      active.set(k, a);
       const s = this.seen.get(k);
       const expired = s !== undefined && !this.active.has(k) && now - s.lastActive > this.graceMs;
       if (s === undefined || expired) {
@@ -52,33 +66,39 @@ export class AnomalyTracker {
     return fresh;
   }
 
+  /** When this UI first saw the anomaly (ms), whatever the engine says; null if not seen. */
   firstSeen(a: Pick<Anomaly, 'kind' | 'subject'>): number | null {
     return this.seen.get(anomalyKey(a))?.first ?? null;
   }
 
-  /** When the current incident started (ms), or null when nothing is active. */
+  /** When the anomaly started (ms): the engine's `since`, else when this UI first saw it. */
+  started(a: Pick<Anomaly, 'kind' | 'subject' | 'since'>): number | null {
+    return engineSince(a) ?? this.firstSeen(a);
+  }
+
+  /** When the current incident started (ms): the earliest start among the active anomalies, or null when nothing is active. */
   incidentStart(): number | null {
     let start: number | null = null;
-    for (const k of this.active) {
-      const f = this.seen.get(k)?.first;
-      if (f !== undefined && (start === null || f < start)) start = f;
+    for (const a of this.active.values()) {
+      const f = this.started(a);
+      if (f !== null && (start === null || f < start)) start = f;
     }
     return start;
   }
 }
 
-/** Most severe first, then oldest first, then by subject for a stable order. */
+/** Most severe first, then oldest first, then by kind and subject for a stable order. */
 export function sortAnomalies(list: readonly Anomaly[], tracker?: AnomalyTracker): Anomaly[] {
-  return [...list].sort((a, b) => {
-    const s = severityRank(b.severity) - severityRank(a.severity);
-    if (s !== 0) return s;
-    if (tracker) {
-      const fa = tracker.firstSeen(a) ?? Infinity;
-      const fb = tracker.firstSeen(b) ?? Infinity;
-      if (fa !== fb) return fa - fb;
-    }
-    return (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : naturalCompare(a.subject, b.subject));
-  });
+  const started = (a: Anomaly) => (tracker ? tracker.started(a) : engineSince(a)) ?? Infinity;
+  return list
+    .map((a) => ({ a, start: started(a), label: subjectLabel(a.subject) }))
+    .sort((x, y) => {
+      const s = severityRank(y.a.severity) - severityRank(x.a.severity);
+      if (s !== 0) return s;
+      if (x.start !== y.start) return x.start < y.start ? -1 : 1;
+      return x.a.kind < y.a.kind ? -1 : x.a.kind > y.a.kind ? 1 : naturalCompare(x.label, y.label);
+    })
+    .map((x) => x.a);
 }
 
 /** "hh:mm:ss" (or "d hh:mm:ss") of a duration in ms. */

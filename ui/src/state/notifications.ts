@@ -1,5 +1,5 @@
 // Desktop notifications for new anomalies and newly firing alerts, once each.
-// A key (kind+subject, or alert name+labels) is notified when it appears and
+// A key (kind + subject key, or alert name+labels) is notified when it appears and
 // then stays quiet until it has been absent for `quietMs`: an anomaly that
 // flaps every other refresh does not buzz the on-call's desktop every second.
 // Many at once (the first snapshot of a broken fleet) become one summary.
@@ -7,6 +7,7 @@ import type { Alert } from '../generated/Alert';
 import type { Anomaly } from '../generated/Anomaly';
 import type { Snapshot } from '../generated/Snapshot';
 import { anomalyKey, severityRank } from './incidents';
+import { subjectLabel } from '../lib/subject';
 
 export interface Notice {
   title: string;
@@ -66,7 +67,7 @@ export class NotificationGate {
       ];
     }
     return [
-      ...freshAnomalies.map((a) => ({ title: `${s.fleet}: ${a.severity} ${a.kind.replace(/_/g, ' ')}`, body: a.message })),
+      ...freshAnomalies.map((a) => ({ title: `${s.fleet}: ${a.severity} ${a.kind.replace(/_/g, ' ')} · ${subjectLabel(a.subject)}`, body: a.message })),
       ...freshAlerts.map((a) => ({
         title: `${s.fleet}: alert ${a.name} firing`,
         body: a.summary ?? alertKey(a),

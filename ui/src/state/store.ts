@@ -14,7 +14,7 @@ import { HistoryRecorder } from './history';
 import { AnomalyTracker, sortAnomalies } from './incidents';
 import { NotificationGate } from './notifications';
 import { PerfRecorder } from './perf';
-import { anomaliesByOwner, healthBySubject, splitBrain, type Health } from '../lib/health';
+import { anomaliesByNode, healthBySubject, splitBrain, type Health } from '../lib/health';
 import type { Anomaly } from '../generated/Anomaly';
 
 export type ViewName = 'overview' | 'topology' | 'pools' | 'queries' | 'cache' | 'ai';
@@ -38,9 +38,10 @@ export const RANGES: readonly { seconds: number; label: string }[] = [
 
 /** What every view derives from a snapshot, computed once per snapshot. */
 export interface Derived {
+  /** Health by subject key (read with `healthOf`). */
   health: Map<string, Health>;
-  /** Anomalies by node / pooler / cache they concern (see anomaliesByOwner). */
-  byOwner: Map<string, Anomaly[]>;
+  /** Anomalies by the PostgreSQL node they are shown on (see anomaliesByNode). */
+  byNode: Map<string, Anomaly[]>;
   anomalies: Anomaly[];
   splitBrain: boolean;
 }
@@ -104,7 +105,7 @@ export function createStore(source: DataSource, opts: StoreOptions = {}) {
     if (s === null) return null;
     return {
       health: healthBySubject(s.anomalies),
-      byOwner: anomaliesByOwner(s.anomalies),
+      byNode: anomaliesByNode(s.anomalies),
       anomalies: sortAnomalies(s.anomalies, tracker),
       splitBrain: splitBrain(s),
     };
