@@ -4,6 +4,20 @@ use std::time::Duration;
 
 use fleetdeck_lab_tests::*;
 
+/// The lab's ports as `lab/lab ports --json` reports them: the lab may run on a
+/// port offset (FLEETDECK_LAB_PORT_OFFSET), so no test names a port itself.
+fn lab_ports() -> serde_json::Value {
+    serde_json::from_str(&lab_ok(&["ports", "--json"])).expect("lab/lab ports --json prints JSON")
+}
+
+/// The port of node `name` of `kind` ("postgres", "redis_tls"...) in `lab_ports()`.
+fn port_of(ports: &serde_json::Value, kind: &str, name: &str) -> u16 {
+    ports[kind][name]
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or_else(|| panic!("lab/lab ports has no {kind} port for {name}: {ports}"))
+}
+
 #[tokio::test]
 async fn primary_replicas_and_the_cascade_stream_as_claimed() {
     let fleet = fleet();
@@ -43,7 +57,8 @@ async fn primary_replicas_and_the_cascade_stream_as_claimed() {
     let pg3 = pg(&fleet, "pg3").await.unwrap();
     let row = pg3.query_one("SELECT status, sender_port FROM pg_stat_wal_receiver", &[]).await.unwrap();
     assert_eq!(row.get::<_, String>(0), "streaming");
-    assert_eq!(row.get::<_, i32>(1), 16001, "pg3's WAL receiver must point at pg1's port");
+    let pg1_port = i32::from(port_of(&lab_ports(), "postgres", "pg1"));
+    assert_eq!(row.get::<_, i32>(1), pg1_port, "pg3's WAL receiver must point at pg1's port");
 
     let pg0 = pg(&fleet, "pg0").await.unwrap();
     let slots = pg0
@@ -76,6 +91,49 @@ async fn redis_replicas_report_their_link_up() {
         let info = redis_info(&fleet, r, "replication").await;
         assert_eq!(info["role"], "slave", "{r}");
         assert_eq!(info["master_link_status"], "up", "{r} must be linked to redis0");
+    }
+}
+
+#[tokio::test]
+async fn the_fleet_file_and_lab_ports_agree() {
+    let fleet = fleet();
+    let ports = lab_ports();
+    for node in &fleet.postgres {
+        let r = node.monitor.resolve(&|k| std::env::var(k).ok()).expect("conninfo resolves");
+        assert_eq!(r.port, port_of(&ports, "postgres", &node.name), "{}'s port", node.name);
+    }
+    for b in &fleet.pgbouncer {
+        let r = b.admin.resolve(&|k| std::env::var(k).ok()).expect("conninfo resolves");
+        assert_eq!(r.port, port_of(&ports, "pgbouncer", &b.name), "{}'s port", b.name);
+    }
+    for r in &fleet.redis {
+        let port = port_of(&ports, "redis", &r.name);
+        assert_eq!(r.url, format!("redis://127.0.0.1:{port}"), "{}'s URL", r.name);
+    }
+    let prom = ports["prometheus"].as_u64().expect("a Prometheus port");
+    assert_eq!(fleet.prometheus.as_ref().unwrap().url, format!("http://127.0.0.1:{prom}"));
+    let chatload = ports["chatload"].as_u64().expect("a chatload port");
+    let scrape = fleet.scrape.iter().find(|s| s.name == "chatload").expect("the fleet scrapes chatload");
+    assert_eq!(scrape.url, format!("http://127.0.0.1:{chatload}/metrics"));
+}
+
+/// Redis's TLS port answers a client that checks the server against the lab's CA,
+/// when the Debian build has TLS (`lab/lab ports` then names the port and the CA).
+#[test]
+fn redis0_answers_over_tls_checked_against_the_lab_ca() {
+    let ports = lab_ports();
+    let Some(ca) = ports["redis_tls_ca"].as_str() else {
+        assert_eq!(ports["redis_tls"], serde_json::json!({}), "a TLS port without a CA: {ports}");
+        return;
+    };
+    let port = port_of(&ports, "redis_tls", "redis0").to_string();
+    for host in ["127.0.0.1", "localhost"] {
+        let out = std::process::Command::new("redis-cli")
+            .args(["--tls", "--cacert", ca, "-h", host, "-p", &port, "PING"])
+            .output()
+            .expect("run redis-cli");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(said.trim(), "PONG", "redis0 over TLS via {host}:{port}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
 
