@@ -202,9 +202,14 @@ pub struct ResolvedConnInfo {
 }
 
 impl ResolvedConnInfo {
-    /// `host:port`, for messages and matching against what other nodes report.
+    /// `host:port`, for messages.
     pub fn address(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        self.endpoint().to_string()
+    }
+
+    /// The endpoint, for matching against what other nodes report.
+    pub fn endpoint(&self) -> crate::address::Address {
+        crate::address::Address::new(&self.host, self.port)
     }
 
     /// The password: `PGPASSWORD` first (as libpq), then the passfile.

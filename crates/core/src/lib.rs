@@ -6,7 +6,9 @@
 //! discovered from what the nodes report; one snapshot comes out per refresh.
 #![deny(missing_docs)]
 
+pub mod address;
 pub mod anomaly;
+pub mod assemble;
 pub mod conninfo;
 pub mod contract;
 pub mod explain;

@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use tokio::sync::mpsc;
 
+use crate::assemble;
 use crate::fleet::Fleet;
-use crate::probe::pgbouncer::{self, PgBouncerProbe};
+use crate::probe::pgbouncer::PgBouncerProbe;
 use crate::probe::postgres::PostgresProbe;
 use crate::probe::prometheus::PrometheusClient;
-use crate::probe::redis::{self as redis_probe, RedisProbe};
+use crate::probe::redis::RedisProbe;
 use crate::probe::{scrape, ProbeError};
 use crate::incidents::{EpisodeEvent, EpisodeTracker, CLEAR_AFTER_REFRESHES};
 use crate::snapshot::{Ai, NodeStatements, Pooler, Snapshot, StoreStatus};
@@ -175,13 +176,13 @@ impl Engine {
             let address = crate::pg::address(&endpoint.admin);
             match r {
                 Ok(reading) => {
-                    pools.extend(pgbouncer::pools(probe.name(), reading, &self.fleet.thresholds));
+                    pools.extend(assemble::pools(probe.name(), reading, &self.fleet.thresholds));
                     poolers.push(Pooler {
                         name: probe.name().to_string(),
                         address: reading.address.clone(),
                         reachable: true,
                         error: None,
-                        node: fronted_node(reading, &nodes),
+                        node: topology::pooler_node(&reading.databases, &nodes),
                         stats: reading.stats.clone(),
                     });
                 }
@@ -198,7 +199,7 @@ impl Engine {
 
         let redis_results: Vec<_> =
             self.fleet.redis.iter().cloned().zip(rd.into_iter().map(|(r, _)| r)).collect();
-        let caches = redis_probe::caches(&redis_results, &mut self.cache_counters);
+        let caches = assemble::caches(&redis_results, &mut self.cache_counters);
         let scrapes = self.fleet.scrape.iter().zip(&sc).map(|(e, r)| scrape::summary(e, r)).collect();
 
         let mut ai = ai;
@@ -252,15 +253,4 @@ impl Engine {
         self.seq += 1;
         snap
     }
-}
-
-/// The PostgreSQL node a PgBouncer's databases point at, matched by host:port.
-fn fronted_node(reading: &pgbouncer::PgBouncerReading, nodes: &[crate::snapshot::Node]) -> Option<String> {
-    reading.databases.iter().filter(|d| d.name != "pgbouncer").find_map(|d| {
-        let (host, port) = (d.host.as_deref()?, d.port?);
-        nodes.iter().find_map(|n| {
-            let (h, p) = n.address.rsplit_once(':')?;
-            (p.parse::<u16>().ok()? == port && topology::same_host(h, host)).then(|| n.name.clone())
-        })
-    })
 }

@@ -4,12 +4,20 @@
 //! upstream) matched to the upstream's walsender row (by the standby's
 //! `cluster_name` or fleet name as `application_name`). Cascades fall out as
 //! tiers: a breadth-first walk from the primary.
+//!
+//! Every other "who is attached to whom" rule lives here too, over the one
+//! [`Address`] type: which PostgreSQL node a PgBouncer's databases point at,
+//! which Redis master a replica follows, and the questions a switchover asks
+//! of a snapshot — which poolers send writes to the primary, which replicas
+//! must re-point, what streams below them. Probes only read; they never decide.
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::address::Address;
+use crate::probe::pgbouncer::DatabaseRow;
 use crate::probe::postgres::{parse_lsn, PgReading};
 use crate::probe::ProbeError;
-use crate::snapshot::{Node, ReplicationEdge, Role, StreamState};
+use crate::snapshot::{Node, Pooler, ReplicationEdge, Role, Snapshot, StreamState};
 
 /// One node's outcome in a refresh.
 pub struct NodeResult<'a> {
@@ -32,17 +40,6 @@ pub struct EdgeLimits {
     pub lag_seconds: f64,
 }
 
-/// Two host names denote the same host: equal (ignoring case), or both loopback
-/// (`localhost`, `127.x`, `::1`), since nodes report whichever their config says.
-pub fn same_host(a: &str, b: &str) -> bool {
-    let loopback = |h: &str| h == "localhost" || h == "::1" || h.starts_with("127.");
-    a.eq_ignore_ascii_case(b) || (loopback(a) && loopback(b))
-}
-
-fn split_address(address: &str) -> Option<(&str, u16)> {
-    let (h, p) = address.rsplit_once(':')?;
-    Some((h.trim_start_matches('[').trim_end_matches(']'), p.parse().ok()?))
-}
 
 /// Builds the snapshot's nodes and edges from one refresh's results.
 pub fn discover(results: &[NodeResult<'_>], limits: EdgeLimits) -> (Vec<Node>, Vec<ReplicationEdge>) {
@@ -59,9 +56,8 @@ pub fn discover(results: &[NodeResult<'_>], limits: EdgeLimits) -> (Vec<Node>, V
     for (d, res) in results.iter().enumerate() {
         let Some(rx) = res.reading.as_ref().ok().and_then(|r| r.wal_receiver.as_ref()) else { continue };
         let (Some(host), Some(port)) = (rx.sender_host.as_deref(), rx.sender_port) else { continue };
-        upstream[d] = results.iter().position(|u| {
-            split_address(u.address).is_some_and(|(h, p)| i32::from(p) == port && same_host(h, host))
-        });
+        let Ok(port) = u16::try_from(port) else { continue };
+        upstream[d] = results.iter().position(|u| Address::parse(u.address).is_some_and(|a| a.is(host, port)));
     }
     // A standby that is not receiving (down, or its receiver stopped) is still
     // known to its upstream's walsender rows until they go; use those as a fallback.
@@ -187,6 +183,87 @@ fn node(res: &NodeResult<'_>, upstream: Option<String>, tier: Option<u32>, prima
     }
 }
 
+/// The PostgreSQL node a PgBouncer's databases point at (host:port from
+/// `SHOW DATABASES`, the admin database aside), if it is in the fleet.
+pub fn pooler_node(databases: &[DatabaseRow], nodes: &[Node]) -> Option<String> {
+    databases.iter().filter(|d| d.name != crate::probe::pgbouncer::ADMIN_DATABASE).find_map(|d| {
+        let (host, port) = (d.host.as_deref()?, d.port?);
+        nodes.iter().find(|n| Address::parse(&n.address).is_some_and(|a| a.is(host, port))).map(|n| n.name.clone())
+    })
+}
+
+/// The fleet name of the Redis master at `master_host:master_port`, among
+/// `caches` (fleet name, address).
+pub fn cache_master<'a>(host: &str, port: u16, caches: &'a [(String, Address)]) -> Option<&'a str> {
+    caches.iter().find(|(_, a)| a.is(host, port)).map(|(n, _)| n.as_str())
+}
+
+/// The one primary of `s`, when there is exactly one.
+pub fn primary(s: &Snapshot) -> Option<&Node> {
+    let mut primaries = s.nodes.iter().filter(|n| n.role == Role::Primary);
+    match (primaries.next(), primaries.next()) {
+        (Some(p), None) => Some(p),
+        _ => None,
+    }
+}
+
+/// The nodes streaming directly from `node`, by fleet name.
+pub fn children<'a>(s: &'a Snapshot, node: &str) -> Vec<&'a str> {
+    let mut v: Vec<&str> =
+        s.nodes.iter().filter(|n| n.upstream.as_deref() == Some(node)).map(|n| n.name.as_str()).collect();
+    v.sort();
+    v
+}
+
+/// Every node streaming from `node`, directly or through cascades, nearest first.
+pub fn downstream<'a>(s: &'a Snapshot, node: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut queue: VecDeque<&str> = children(s, node).into();
+    while let Some(n) = queue.pop_front() {
+        if out.contains(&n) || n == node {
+            continue; // a loop in what the nodes report: never walk it twice
+        }
+        out.push(n);
+        queue.extend(children(s, n));
+    }
+    out
+}
+
+/// The poolers whose databases point at `node` (for the primary: the ones
+/// that send writes, and must pause during a switchover).
+pub fn poolers_of<'a>(s: &'a Snapshot, node: &str) -> Vec<&'a Pooler> {
+    s.poolers.iter().filter(|p| p.node.as_deref() == Some(node)).collect()
+}
+
+/// Who moves when `target`, a direct replica of the primary, is promoted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repointing {
+    /// The primary's other direct replicas: each must re-point to the target.
+    pub siblings: Vec<String>,
+    /// Cascades below the siblings and the target: they keep their upstream and
+    /// follow it (node, its upstream).
+    pub following: Vec<(String, String)>,
+}
+
+/// What re-points if `target` is promoted, or `None` when there is not
+/// exactly one primary or `target` does not stream directly from it.
+pub fn repointing(s: &Snapshot, target: &str) -> Option<Repointing> {
+    let p = primary(s)?;
+    let siblings: Vec<String> = children(s, &p.name).into_iter().filter(|n| *n != target).map(str::to_string).collect();
+    if !children(s, &p.name).contains(&target) {
+        return None;
+    }
+    let mut following = Vec::new();
+    for top in siblings.iter().map(String::as_str).chain([target]) {
+        for n in downstream(s, top) {
+            let up = s.nodes.iter().find(|x| x.name == n).and_then(|x| x.upstream.clone()).unwrap_or_default();
+            following.push((n.to_string(), up));
+        }
+    }
+    following.sort();
+    Some(Repointing { siblings, following })
+}
+
 /// Nodes grouped by tier (unplaced nodes last), for drawing.
 pub fn tiers(nodes: &[Node]) -> BTreeMap<u32, Vec<&Node>> {
     let mut m: BTreeMap<u32, Vec<&Node>> = BTreeMap::new();
@@ -304,6 +381,89 @@ mod tests {
         assert!(!nodes[1].reachable);
         assert!(nodes[1].error.as_deref().unwrap().contains("no answer"), "{:?}", nodes[1].error);
         assert!(edges.is_empty(), "nothing is known about an unreachable node's upstream");
+    }
+
+    fn snapshot(nodes: Vec<Node>) -> Snapshot {
+        Snapshot {
+            fleet: "t".into(),
+            taken_at: String::new(),
+            refresh_ms: 0.0,
+            seq: 0,
+            nodes,
+            edges: Vec::new(),
+            poolers: Vec::new(),
+            pools: Vec::new(),
+            caches: Vec::new(),
+            ai: Default::default(),
+            alerts: Vec::new(),
+            targets: Vec::new(),
+            scrapes: Vec::new(),
+            statements: Vec::new(),
+            anomalies: Vec::new(),
+            store: Default::default(),
+        }
+    }
+
+    /// p ← a ← c, p ← b ← d ← e: the lab's shape plus a deeper cascade.
+    fn cascade() -> Snapshot {
+        let mut p = reading(false, "0/3000");
+        p.senders = vec![sender("a", 0), sender("b", 0)];
+        let mut a = streams_from(reading(true, "0/3000"), 5000);
+        a.senders = vec![sender("c", 0)];
+        let mut b = streams_from(reading(true, "0/3000"), 5000);
+        b.senders = vec![sender("d", 0)];
+        let mut d = streams_from(reading(true, "0/3000"), 5002);
+        d.senders = vec![sender("e", 0)];
+        let (nodes, _) = run(vec![
+            ("p", "127.0.0.1:5000", Ok(p)),
+            ("a", "127.0.0.1:5001", Ok(a)),
+            ("b", "127.0.0.1:5002", Ok(b)),
+            ("c", "127.0.0.1:5003", Ok(streams_from(reading(true, "0/3000"), 5001))),
+            ("d", "127.0.0.1:5004", Ok(d)),
+            ("e", "127.0.0.1:5005", Ok(streams_from(reading(true, "0/3000"), 5004))),
+        ]);
+        snapshot(nodes)
+    }
+
+    #[test]
+    fn promoting_a_direct_replica_repoints_its_siblings_and_cascades_follow() {
+        let s = cascade();
+        let r = repointing(&s, "a").expect("a streams from the primary");
+        assert_eq!(r.siblings, ["b"], "b must re-point to the new primary");
+        assert_eq!(
+            r.following,
+            [("c".to_string(), "a".to_string()), ("d".to_string(), "b".to_string()), ("e".to_string(), "d".to_string())],
+            "cascades keep their upstream and move with it"
+        );
+        assert_eq!(repointing(&s, "c"), None, "a cascade is not a switchover target");
+        assert_eq!(repointing(&s, "p"), None, "the primary is not its own target");
+        assert_eq!(downstream(&s, "b"), ["d", "e"], "nearest first");
+    }
+
+    #[test]
+    fn poolers_are_attached_by_the_address_their_databases_point_at() {
+        let s = cascade();
+        let db = |name: &str, host: &str, port: u16| DatabaseRow {
+            name: name.into(),
+            host: Some(host.into()),
+            port: Some(port),
+            database: "chat".into(),
+            pool_size: 4,
+            pool_mode: None,
+        };
+        assert_eq!(pooler_node(&[db("pgbouncer", "127.0.0.1", 5000), db("chat", "localhost", 5002)], &s.nodes).as_deref(), Some("b"));
+        assert_eq!(pooler_node(&[db("chat", "10.1.1.1", 5002)], &s.nodes), None, "another host is not ours");
+        let mut s = s;
+        s.poolers = vec![Pooler { name: "pgb0".into(), address: String::new(), reachable: true, error: None, node: Some("p".into()), stats: Vec::new() }];
+        assert_eq!(poolers_of(&s, "p").len(), 1, "it sends writes to the primary");
+        assert!(poolers_of(&s, "a").is_empty());
+    }
+
+    #[test]
+    fn a_cache_replica_finds_its_master_by_any_loopback_spelling() {
+        let caches = vec![("redis0".to_string(), Address::new("127.0.0.1", 17000)), ("redis1".to_string(), Address::new("localhost", 17001))];
+        assert_eq!(cache_master("localhost", 17000, &caches), Some("redis0"));
+        assert_eq!(cache_master("127.0.0.1", 17002, &caches), None);
     }
 
     #[test]

@@ -17,11 +17,12 @@ use std::time::Duration;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::{Backoff, ProbeError};
-use crate::fleet::{PgBouncerEndpoint, Thresholds};
-use crate::snapshot::{Pool, PoolerStats};
+use crate::fleet::PgBouncerEndpoint;
+use crate::snapshot::PoolerStats;
 
-/// The admin console's own database; it is not a pool anyone waits on.
-const ADMIN_DATABASE: &str = "pgbouncer";
+/// PgBouncer's own admin console database: it fronts no server and is not a
+/// pool anyone waits on.
+pub const ADMIN_DATABASE: &str = "pgbouncer";
 
 /// One PgBouncer console, with its connection kept between refreshes.
 pub struct PgBouncerProbe {
@@ -282,102 +283,9 @@ fn database_rows(table: &ShowTable) -> Result<Vec<DatabaseRow>, ProbeError> {
         .collect()
 }
 
-/// Joins pools with their pool_size from SHOW DATABASES and decides saturation:
-/// saturated = cl_waiting > 0, or maxwait_seconds > t.pool_maxwait_seconds, or
-/// sv_active/pool_size >= t.pool_active_ratio; saturation_reasons says which, in
-/// words with the numbers. Skips the internal `pgbouncer` admin database.
-///
-/// A pool whose database is missing from `SHOW DATABASES` (it was just removed
-/// by a RELOAD) gets pool_size 0 and no ratio check; waiting clients still count.
-pub fn pools(pooler_name: &str, reading: &PgBouncerReading, t: &Thresholds) -> Vec<Pool> {
-    reading
-        .pools
-        .iter()
-        .filter(|p| p.database != ADMIN_DATABASE)
-        .map(|p| {
-            let pool_size = reading.databases.iter().find(|d| d.name == p.database).map_or(0, |d| d.pool_size);
-            let mut reasons = Vec::new();
-            if p.cl_waiting > 0 {
-                let s = if p.cl_waiting == 1 { "" } else { "s" };
-                reasons.push(format!("{} client{s} waiting for a server connection", p.cl_waiting));
-            }
-            if p.maxwait_seconds > t.pool_maxwait_seconds {
-                reasons.push(format!(
-                    "oldest waiting client has waited {:.2} s (threshold {:.2} s)",
-                    p.maxwait_seconds, t.pool_maxwait_seconds
-                ));
-            }
-            if pool_size > 0 {
-                let ratio = f64::from(p.sv_active) / f64::from(pool_size);
-                if ratio >= t.pool_active_ratio {
-                    reasons.push(format!(
-                        "{} of {pool_size} server connections active ({:.0}% ≥ {:.0}%)",
-                        p.sv_active,
-                        ratio * 100.0,
-                        t.pool_active_ratio * 100.0
-                    ));
-                }
-            }
-            Pool {
-                name: pooler_name.to_string(),
-                database: p.database.clone(),
-                user: p.user.clone(),
-                cl_active: p.cl_active,
-                cl_waiting: p.cl_waiting,
-                sv_active: p.sv_active,
-                sv_idle: p.sv_idle,
-                sv_used: p.sv_used,
-                maxwait_seconds: p.maxwait_seconds,
-                pool_size,
-                pool_mode: p.pool_mode.clone(),
-                saturated: !reasons.is_empty(),
-                saturation_reasons: reasons,
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn thresholds() -> Thresholds {
-        Thresholds::default()
-    }
-
-    fn pool(database: &str, cl_waiting: u32, sv_active: u32, maxwait_seconds: f64) -> PoolRow {
-        PoolRow {
-            database: database.into(),
-            user: "chat_app".into(),
-            cl_active: sv_active,
-            cl_waiting,
-            sv_active,
-            sv_idle: 4 - sv_active.min(4),
-            sv_used: 0,
-            maxwait_seconds,
-            pool_mode: "transaction".into(),
-        }
-    }
-
-    fn database(name: &str, pool_size: u32) -> DatabaseRow {
-        DatabaseRow {
-            name: name.into(),
-            host: Some("127.0.0.1".into()),
-            port: Some(16000),
-            database: name.into(),
-            pool_size,
-            pool_mode: None,
-        }
-    }
-
-    fn reading(pools: Vec<PoolRow>) -> PgBouncerReading {
-        PgBouncerReading {
-            address: "127.0.0.1:16400".into(),
-            pools,
-            stats: vec![],
-            databases: vec![database("chat", 4), database("pgbouncer", 2)],
-        }
-    }
 
     fn table(command: &str, columns: &[&str], rows: &[&[Option<&str>]]) -> ShowTable {
         ShowTable {
@@ -385,57 +293,6 @@ mod tests {
             columns: columns.iter().map(|c| c.to_string()).collect(),
             rows: rows.iter().map(|r| r.iter().map(|v| v.map(str::to_string)).collect()).collect(),
         }
-    }
-
-    #[test]
-    fn a_quiet_pool_is_not_saturated() {
-        let p = pools("pgb0", &reading(vec![pool("chat", 0, 1, 0.0)]), &thresholds());
-        assert_eq!(p.len(), 1);
-        assert_eq!(p[0].pool_size, 4, "pool_size comes from SHOW DATABASES");
-        assert!(!p[0].saturated, "1 of 4 active, nobody waiting: {:?}", p[0].saturation_reasons);
-        assert!(p[0].saturation_reasons.is_empty());
-    }
-
-    #[test]
-    fn each_saturation_rule_fires_alone_and_says_why() {
-        let t = thresholds();
-        let waiting = &pools("pgb0", &reading(vec![pool("chat", 3, 1, 0.2)]), &t)[0];
-        assert!(waiting.saturated, "waiting clients alone saturate");
-        assert_eq!(waiting.saturation_reasons, ["3 clients waiting for a server connection"]);
-
-        // maxwait over the threshold with cl_waiting 0 happens when the waiter got a connection between counters.
-        let slow = &pools("pgb0", &reading(vec![pool("chat", 0, 1, 1.5)]), &t)[0];
-        assert_eq!(slow.saturation_reasons, ["oldest waiting client has waited 1.50 s (threshold 1.00 s)"]);
-
-        let busy = &pools("pgb0", &reading(vec![pool("chat", 0, 4, 0.0)]), &t)[0];
-        assert_eq!(busy.saturation_reasons, ["4 of 4 server connections active (100% ≥ 80%)"]);
-    }
-
-    #[test]
-    fn thresholds_are_inclusive_for_the_ratio_and_strict_for_maxwait() {
-        let t = Thresholds { pool_active_ratio: 0.75, ..thresholds() };
-        let at_ratio = &pools("pgb0", &reading(vec![pool("chat", 0, 3, 1.0)]), &t)[0];
-        assert_eq!(
-            at_ratio.saturation_reasons,
-            ["3 of 4 server connections active (75% ≥ 75%)"],
-            "3/4 = 0.75 meets a 0.75 ratio (≥), while a maxwait equal to the threshold does not exceed it"
-        );
-    }
-
-    #[test]
-    fn all_reasons_are_listed_together() {
-        let p = &pools("pgb0", &reading(vec![pool("chat", 1, 4, 2.25)]), &thresholds())[0];
-        assert_eq!(p.saturation_reasons.len(), 3, "{:?}", p.saturation_reasons);
-        assert_eq!(p.saturation_reasons[0], "1 client waiting for a server connection");
-    }
-
-    #[test]
-    fn the_admin_database_is_skipped_and_unknown_databases_get_no_ratio() {
-        let r = reading(vec![pool("pgbouncer", 0, 0, 0.0), pool("gone", 0, 4, 0.0)]);
-        let p = pools("pgb0", &r, &thresholds());
-        assert_eq!(p.len(), 1, "the pgbouncer admin pool is not a pool clients wait on");
-        assert_eq!((p[0].database.as_str(), p[0].pool_size), ("gone", 0));
-        assert!(!p[0].saturated, "without a pool_size the active ratio cannot be judged");
     }
 
     #[test]
@@ -526,7 +383,15 @@ mod tests {
             ],
         );
         let d = database_rows(&t).unwrap();
-        assert_eq!(d[0], database("chat", 4), "a NULL pool_mode means the global default applies");
+        let chat = DatabaseRow {
+            name: "chat".into(),
+            host: Some("127.0.0.1".into()),
+            port: Some(16000),
+            database: "chat".into(),
+            pool_size: 4,
+            pool_mode: None,
+        };
+        assert_eq!(d[0], chat, "a NULL pool_mode means the global default applies");
         assert_eq!((d[1].host.as_deref(), d[1].pool_mode.as_deref()), (None, Some("statement")));
     }
 }

@@ -16,7 +16,7 @@ use redis::IntoConnectionInfo;
 
 use super::{Backoff, ProbeError};
 use crate::fleet::RedisEndpoint;
-use crate::snapshot::{Cache, CacheRole};
+use crate::address::Address;
 
 /// One Redis node, with its multiplexed connection kept between refreshes.
 pub struct RedisProbe {
@@ -66,7 +66,7 @@ impl RedisProbe {
     /// password, if any, is read from the variable `endpoint.password_env` names
     /// at each connect.
     pub fn new(endpoint: RedisEndpoint) -> Self {
-        let address = url_address(&endpoint.url).map_or_else(|| endpoint.url.clone(), |(h, p)| format!("{h}:{p}"));
+        let address = endpoint_address(&endpoint);
         Self { endpoint, connection: None, backoff: Backoff::default(), address }
     }
 
@@ -144,26 +144,13 @@ impl RedisProbe {
     }
 }
 
-/// `(host, port)` of a `redis://` / `rediss://` URL; the port defaults to 6379.
-fn url_address(url: &str) -> Option<(String, u16)> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']')?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    let port = match port {
-        Some(p) => p.parse().ok()?,
-        None => 6379,
-    };
-    (!host.is_empty()).then(|| (host.to_string(), port))
+/// `host:port` of an endpoint's URL (the URL itself when it has none).
+pub fn endpoint_address(endpoint: &RedisEndpoint) -> String {
+    Address::from_url(&endpoint.url, DEFAULT_PORT).map_or_else(|| endpoint.url.clone(), |a| a.to_string())
 }
+
+/// Redis' default port, for URLs that name none.
+pub const DEFAULT_PORT: u16 = 6379;
 
 /// Parses the text of `INFO` (any set of sections that includes replication,
 /// stats, memory and clients). Missing or unreadable required fields give an
@@ -263,124 +250,20 @@ pub fn parse_info(text: &str) -> Result<RedisReading, String> {
     })
 }
 
-fn ratio(hits: u64, misses: u64) -> Option<f64> {
-    let total = hits + misses;
-    (total > 0).then(|| hits as f64 / total as f64)
-}
-
-/// Builds the snapshot's caches: role "master"/"replica"/"unknown", upstream =
-/// the fleet name whose url host:port matches master_host:master_port,
-/// replication_offset_lag = upstream master's repl_offset - replica's (when both
-/// readable), hit_ratio since the previous reading of that node (from
-/// `previous`, which this function updates), lifetime ratio too; unreachable
-/// nodes keep their name and carry the error text.
-///
-/// The offset lag is clamped at 0: the readings of one refresh are taken
-/// concurrently, so a replica read a moment after its master can report an
-/// offset beyond the one its master reported, which is skew, not lead. The
-/// interval hit ratio is `None` when no lookups happened since the previous
-/// reading; when the counters went backwards (restart, `CONFIG RESETSTAT`) the
-/// lifetime ratio stands in.
-pub fn caches(
-    readings: &[(RedisEndpoint, Result<RedisReading, ProbeError>)],
-    previous: &mut HashMap<String, (u64, u64)>,
-) -> Vec<Cache> {
-    let by_address = |host: &str, port: u16| {
-        readings
-            .iter()
-            .find(|(e, _)| url_address(&e.url).is_some_and(|(h, p)| p == port && crate::topology::same_host(&h, host)))
-    };
-    readings
-        .iter()
-        .map(|(endpoint, result)| {
-            let address = url_address(&endpoint.url).map_or_else(|| endpoint.url.clone(), |(h, p)| format!("{h}:{p}"));
-            let r = match result {
-                Ok(r) => r,
-                Err(e) => {
-                    return Cache {
-                        name: endpoint.name.clone(),
-                        address,
-                        role: CacheRole::Unknown,
-                        reachable: false,
-                        error: Some(e.to_string()),
-                        upstream: None,
-                        hit_ratio: None,
-                        hit_ratio_lifetime: None,
-                        evicted_keys: 0,
-                        used_memory_bytes: 0,
-                        maxmemory_bytes: 0,
-                        fragmentation_ratio: None,
-                        ops_per_second: 0.0,
-                        connected_clients: 0,
-                        blocked_clients: 0,
-                        master_link_status: None,
-                        replication_offset_lag: None,
-                    }
-                }
-            };
-            let role = CacheRole::parse(&r.role);
-            let master = match (&r.master_host, r.master_port) {
-                (Some(h), Some(p)) if role == CacheRole::Replica => by_address(h, p),
-                _ => None,
-            };
-            let replication_offset_lag = match (master.map(|(_, m)| m), r.repl_offset) {
-                (Some(Ok(m)), Some(mine)) => m.repl_offset.map(|theirs| (theirs - mine).max(0)),
-                _ => None,
-            };
-            let lifetime = ratio(r.keyspace_hits, r.keyspace_misses);
-            let hit_ratio = match previous.insert(endpoint.name.clone(), (r.keyspace_hits, r.keyspace_misses)) {
-                Some((h, m)) if r.keyspace_hits >= h && r.keyspace_misses >= m => {
-                    ratio(r.keyspace_hits - h, r.keyspace_misses - m)
-                }
-                _ => lifetime,
-            };
-            Cache {
-                name: endpoint.name.clone(),
-                address: if r.address.is_empty() { address } else { r.address.clone() },
-                role,
-                reachable: true,
-                error: None,
-                upstream: master.map(|(e, _)| e.name.clone()),
-                hit_ratio,
-                hit_ratio_lifetime: lifetime,
-                evicted_keys: r.evicted_keys,
-                used_memory_bytes: r.used_memory,
-                maxmemory_bytes: r.maxmemory,
-                fragmentation_ratio: r.fragmentation_ratio,
-                ops_per_second: r.ops_per_sec,
-                connected_clients: r.connected_clients,
-                blocked_clients: r.blocked_clients,
-                master_link_status: r.master_link_status.clone(),
-                replication_offset_lag,
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const MASTER: &str = "# Clients\r\nconnected_clients:2\r\nblocked_clients:0\r\n\r\n# Memory\r\n\
+    pub(crate) const MASTER: &str = "# Clients\r\nconnected_clients:2\r\nblocked_clients:0\r\n\r\n# Memory\r\n\
         used_memory:4795360\r\nmaxmemory:67108864\r\nmem_fragmentation_ratio:2.37\r\n\r\n# Stats\r\n\
         instantaneous_ops_per_sec:42\r\nevicted_keys:0\r\nkeyspace_hits:849\r\nkeyspace_misses:516\r\n\r\n\
         # Replication\r\nrole:master\r\nconnected_slaves:2\r\nslave0:ip=127.0.0.1,port=17001,state=online,offset=6298020,lag=0\r\n\
         master_repl_offset:6298100\r\n";
 
-    const REPLICA: &str = "# Replication\nrole:slave\nmaster_host:127.0.0.1\nmaster_port:17000\n\
+    pub(crate) const REPLICA: &str = "# Replication\nrole:slave\nmaster_host:127.0.0.1\nmaster_port:17000\n\
         master_link_status:up\nslave_read_repl_offset:6298020\nslave_repl_offset:6298020\nmaster_repl_offset:6298020\n\
         # Stats\ninstantaneous_ops_per_sec:3\nevicted_keys:0\nkeyspace_hits:0\nkeyspace_misses:0\n\
         # Memory\nused_memory:1000\nmaxmemory:0\n# Clients\nconnected_clients:1\nblocked_clients:0\n";
-
-    fn endpoint(name: &str, port: u16) -> RedisEndpoint {
-        RedisEndpoint { name: name.into(), url: format!("redis://127.0.0.1:{port}"), password_env: None }
-    }
-
-    fn with(text: &str, f: impl FnOnce(&mut RedisReading)) -> RedisReading {
-        let mut r = parse_info(text).unwrap();
-        f(&mut r);
-        r
-    }
 
     #[test]
     fn a_master_info_is_read_field_by_field() {
@@ -411,68 +294,5 @@ mod tests {
         assert!(e.contains("blocked_clients"), "every missing field is named: {e}");
         assert!(e.contains("keyspace_hits is 'x'"), "an unreadable field is named with its value: {e}");
         assert!(parse_info("").unwrap_err().contains("role"), "an empty reply is not a reading");
-    }
-
-    #[test]
-    fn url_addresses_default_the_port_and_handle_ipv6() {
-        assert_eq!(url_address("redis://127.0.0.1:17000/0"), Some(("127.0.0.1".into(), 17000)));
-        assert_eq!(url_address("rediss://cache.internal"), Some(("cache.internal".into(), 6379)));
-        assert_eq!(url_address("redis://[::1]:7000"), Some(("::1".into(), 7000)));
-    }
-
-    #[test]
-    fn caches_link_replicas_to_their_master_by_address() {
-        let readings = vec![
-            (endpoint("redis0", 17000), Ok(parse_info(MASTER).unwrap())),
-            (endpoint("redis1", 17001), Ok(parse_info(REPLICA).unwrap())),
-            (endpoint("redis2", 17002), Err(ProbeError::Timeout(Duration::from_secs(1)))),
-        ];
-        let c = caches(&readings, &mut HashMap::new());
-        assert_eq!((&c[0].role, c[0].upstream.as_deref()), (&CacheRole::Master, None));
-        assert_eq!((&c[1].role, c[1].upstream.as_deref()), (&CacheRole::Replica, Some("redis0")));
-        assert_eq!(c[1].replication_offset_lag, Some(80), "master 6298100 - replica 6298020");
-        assert_eq!(c[1].address, "127.0.0.1:17001");
-        assert!(!c[2].reachable && c[2].role == CacheRole::Unknown, "an unreachable node is kept, role unknown");
-        assert_eq!(c[2].name, "redis2");
-        assert!(c[2].error.as_deref().unwrap().contains("no answer"), "{:?}", c[2].error);
-    }
-
-    #[test]
-    fn a_replica_read_after_its_master_never_shows_negative_lag() {
-        let ahead = with(REPLICA, |r| r.repl_offset = Some(6298200));
-        let readings =
-            vec![(endpoint("redis0", 17000), Ok(parse_info(MASTER).unwrap())), (endpoint("redis1", 17001), Ok(ahead))];
-        assert_eq!(caches(&readings, &mut HashMap::new())[1].replication_offset_lag, Some(0));
-    }
-
-    #[test]
-    fn a_replica_whose_master_is_not_in_the_fleet_has_no_upstream() {
-        let orphan = with(REPLICA, |r| r.master_port = Some(6379));
-        let c = caches(&[(endpoint("redis1", 17001), Ok(orphan))], &mut HashMap::new());
-        assert_eq!((c[0].upstream.as_deref(), c[0].replication_offset_lag), (None, None));
-    }
-
-    #[test]
-    fn hit_ratio_is_measured_since_the_previous_reading() {
-        let mut previous = HashMap::new();
-        let first =
-            [(endpoint("redis0", 17000), Ok(with(MASTER, |r| (r.keyspace_hits, r.keyspace_misses) = (90, 10))))];
-        let c = caches(&first, &mut previous);
-        assert_eq!(c[0].hit_ratio, Some(0.9), "the first reading falls back to the lifetime ratio");
-        assert_eq!(previous["redis0"], (90, 10), "caches() records this reading for the next refresh");
-
-        // A miss storm: 10 hits and 90 misses since the previous refresh.
-        let second =
-            [(endpoint("redis0", 17000), Ok(with(MASTER, |r| (r.keyspace_hits, r.keyspace_misses) = (100, 100))))];
-        let c = caches(&second, &mut previous);
-        assert_eq!(c[0].hit_ratio, Some(0.1), "the interval ratio shows the storm");
-        assert_eq!(c[0].hit_ratio_lifetime, Some(0.5), "while the lifetime ratio hides it");
-
-        let idle = caches(&second, &mut previous);
-        assert_eq!(idle[0].hit_ratio, None, "no lookups since the previous reading: no ratio");
-
-        let restarted =
-            [(endpoint("redis0", 17000), Ok(with(MASTER, |r| (r.keyspace_hits, r.keyspace_misses) = (3, 1))))];
-        assert_eq!(caches(&restarted, &mut previous)[0].hit_ratio, Some(0.75), "counters going backwards = restart");
     }
 }

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fleetdeck_core::fleet::PgBouncerEndpoint;
-use fleetdeck_core::probe::pgbouncer::{pools, PgBouncerProbe};
+use fleetdeck_core::probe::pgbouncer::PgBouncerProbe;
+use fleetdeck_core::assemble::pools;
 use fleetdeck_core::probe::ProbeError;
 use futures_util::future::join_all;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use fleetdeck_core::fleet::RedisEndpoint;
-use fleetdeck_core::probe::redis::{caches, RedisProbe, RedisReading};
+use fleetdeck_core::assemble::caches;
+use fleetdeck_core::probe::redis::{RedisProbe, RedisReading};
 use fleetdeck_core::probe::ProbeError;
 use fleetdeck_core::snapshot::CacheRole;
 
