@@ -367,6 +367,36 @@ describe('typed subjects', () => {
   });
 });
 
+describe('fleet thresholds', () => {
+  it('warns about connections from the fleet file\'s connections_near_max_ratio, not a fixed 90 %', async () => {
+    const s = healthySnapshot();
+    const pg5 = s.nodes.find((n) => n.name === 'pg5')!;
+    pg5.connections = { ...pg5.connections, total: 60, max: 100 };
+    const source = new FakeSource();
+    source.info = { ...source.info, connections_near_max_ratio: 0.5 };
+    const store = createStore(source);
+    wrapper = mount(App, { global: { provide: { [STORE as symbol]: store } }, attachTo: document.body });
+    await store.start();
+    source.emit(s);
+    store.ui.view = 'pools';
+    await flush();
+    const row = $('[data-testid="backends-pg5"]')!;
+    expect(row.dataset.health, '60 of 100 is past a 0.5 threshold').toBe('warn');
+    expect(row.textContent).toContain('near max');
+    expect($('[data-view="pools"]')!.textContent).toContain('warning from 50 %');
+    store.ui.selectedNode = 'pg5';
+    store.ui.view = 'topology';
+    await flush();
+    expect($('[data-testid="node-connections"]')!.dataset.health, 'the node detail agrees').toBe('warn');
+    store.info.value = { ...store.info.value!, connections_near_max_ratio: 0.9 };
+    await flush();
+    expect($('[data-testid="node-connections"]')!.dataset.health, 'and 60 of 100 is not past 0.9').toBe('ok');
+    store.ui.view = 'pools';
+    await flush();
+    expect($('[data-testid="backends-pg5"]')!.dataset.health).toBe('ok');
+  });
+});
+
 describe('queries and plans', () => {
   it('explains a picked statement on its node, without ANALYZE, and draws the plan', async () => {
     const { source, store } = await setup();

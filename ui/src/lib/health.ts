@@ -115,6 +115,16 @@ export function cacheHealth(c: Cache, bySubject: ReadonlyMap<string, Health>): H
   return worse(h, healthOf(bySubject, subjects.cache(c.name)));
 }
 
+/** The engine's default `[thresholds] connections_near_max_ratio`, until the fleet info says otherwise. */
+export const DEFAULT_CONNECTIONS_NEAR_MAX_RATIO = 0.9;
+
+/** A node's backends against max_connections: warn from `nearMaxRatio` (the fleet's threshold) up, crit when down. */
+export function connectionsHealth(n: Pick<Node, 'reachable' | 'connections'>, nearMaxRatio: number): Health {
+  if (!n.reachable) return 'crit';
+  const { total, max } = n.connections;
+  return max > 0 && total >= nearMaxRatio * max ? 'warn' : 'ok';
+}
+
 /** Split brain is the one thing that must be impossible to miss. */
 export function splitBrain(s: Snapshot): boolean {
   return s.anomalies.some((a) => a.kind === 'split_brain') || s.nodes.filter((n) => n.role === 'primary').length > 1;

@@ -14,7 +14,7 @@ import { HistoryRecorder } from './history';
 import { AnomalyTracker, sortAnomalies } from './incidents';
 import { NotificationGate } from './notifications';
 import { PerfRecorder } from './perf';
-import { anomaliesByNode, healthBySubject, splitBrain, type Health } from '../lib/health';
+import { anomaliesByNode, DEFAULT_CONNECTIONS_NEAR_MAX_RATIO, healthBySubject, splitBrain, type Health } from '../lib/health';
 import type { Anomaly } from '../generated/Anomaly';
 
 export type ViewName = 'overview' | 'topology' | 'pools' | 'queries' | 'cache' | 'ai';
@@ -200,6 +200,8 @@ export function createStore(source: DataSource, opts: StoreOptions = {}) {
   /** Actions (ANALYZE, the SQL box, PromQL edits) are offered only here. */
   const canAct = computed(() => !ui.kiosk);
   const readOnly = computed(() => info.value?.read_only ?? true);
+  /** The fleet's `[thresholds] connections_near_max_ratio` (the engine's default until the fleet info is in). */
+  const nearMaxRatio = computed(() => info.value?.connections_near_max_ratio ?? DEFAULT_CONNECTIONS_NEAR_MAX_RATIO);
 
   return {
     source,
@@ -217,6 +219,7 @@ export function createStore(source: DataSource, opts: StoreOptions = {}) {
     ui,
     canAct,
     readOnly,
+    nearMaxRatio,
     now,
     ingest,
     backfill,
