@@ -367,7 +367,7 @@ describe('typed subjects', () => {
   });
 });
 
-describe('fleet thresholds', () => {
+describe('fleet thresholds and the incident store', () => {
   it('warns about connections from the fleet file\'s connections_near_max_ratio, not a fixed 90 %', async () => {
     const s = healthySnapshot();
     const pg5 = s.nodes.find((n) => n.name === 'pg5')!;
@@ -394,6 +394,20 @@ describe('fleet thresholds', () => {
     store.ui.view = 'pools';
     await flush();
     expect($('[data-testid="backends-pg5"]')!.dataset.health).toBe('ok');
+  });
+
+  it('says, as text, when incidents are not being recorded', async () => {
+    const s = healthySnapshot();
+    s.store = { path: '/home/oncall/.local/share/fleetdeck/fleetdeck.sqlite3', error: 'database is locked <b>x</b>' };
+    const { source } = await setup({ snapshot: s });
+    const line = $('[data-testid="store-error"]')!;
+    expect(line.textContent).toContain('incidents not recorded: database is locked <b>x</b>');
+    expect(line.querySelector('b'), 'the error is text').toBeNull();
+    const fixed = tick(s, 1);
+    fixed.store = { path: s.store.path, error: null };
+    source.emit(fixed);
+    await flush();
+    expect($('[data-testid="store-error"]')).toBeNull();
   });
 });
 
