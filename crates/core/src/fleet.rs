@@ -608,4 +608,37 @@ mod tests {
     fn an_empty_fleet_is_refused() {
         assert!(parse("name = \"x\"\n").unwrap_err().reason.contains("no endpoint"));
     }
+
+    const ONE_NODE: &str = "[[postgres]]\nname = \"pg0\"\nmonitor = \"host=h dbname=d user=u\"\n";
+
+    #[test]
+    fn non_finite_thresholds_are_refused_with_their_field() {
+        // A NaN compares false with everything: it would switch its rule off silently.
+        for (field, value) in [("replay_lag_seconds", "nan"), ("pool_maxwait_seconds", "inf"), ("replay_lag_seconds", "-1.0")] {
+            let e = parse(&format!("[thresholds]\n{field} = {value}\n{ONE_NODE}")).unwrap_err();
+            assert_eq!(e.field, format!("thresholds.{field}"), "{e}");
+        }
+        for (field, value) in [("pool_active_ratio", "nan"), ("connections_near_max_ratio", "nan"), ("connections_near_max_ratio", "1.5")] {
+            let e = parse(&format!("[thresholds]\n{field} = {value}\n{ONE_NODE}")).unwrap_err();
+            assert_eq!(e.field, format!("thresholds.{field}"), "{e}");
+        }
+    }
+
+    #[test]
+    fn top_statements_must_be_sensible() {
+        for value in ["0", "100000"] {
+            let e = parse(&format!("[probe]\ntop_statements = {value}\n{ONE_NODE}")).unwrap_err();
+            assert_eq!(e.field, "probe.top_statements", "{e}");
+            assert!(e.reason.contains(value), "the bad value is named: {e}");
+        }
+        assert_eq!(parse(&format!("[probe]\ntop_statements = 50\n{ONE_NODE}")).unwrap().probe.top_statements, 50);
+    }
+
+    #[test]
+    fn the_connections_ratio_has_a_documented_default() {
+        let f = parse(ONE_NODE).unwrap();
+        assert_eq!(f.thresholds.connections_near_max_ratio, 0.9);
+        let f = parse(&format!("[thresholds]\nconnections_near_max_ratio = 0.75\n{ONE_NODE}")).unwrap();
+        assert_eq!(f.thresholds.connections_near_max_ratio, 0.75);
+    }
 }
