@@ -210,7 +210,7 @@ mod tests {
     }
 
     fn endpoint(name: &str, port: u16) -> RedisEndpoint {
-        RedisEndpoint { name: name.into(), url: format!("redis://127.0.0.1:{port}"), password_env: None }
+        RedisEndpoint { name: name.into(), url: format!("redis://127.0.0.1:{port}"), password_env: None, tls_ca_file: None }
     }
 
     fn with(text: &str, f: impl FnOnce(&mut RedisReading)) -> RedisReading {

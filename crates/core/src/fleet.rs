@@ -171,6 +171,9 @@ pub struct RawRedis {
     pub url: Spanned<String>,
     /// Environment variable holding the password, if the node needs one. Default: none.
     pub password_env: Option<String>,
+    /// PEM file with the CA certificate(s) a `rediss://` server's certificate
+    /// must chain to. Default: the bundled Mozilla roots and the system's.
+    pub tls_ca_file: Option<Spanned<String>>,
 }
 
 /// `[[scrape]]`: one `/metrics` endpoint read directly.
@@ -349,6 +352,8 @@ pub struct RedisEndpoint {
     pub url: String,
     /// Environment variable with the password, if any.
     pub password_env: Option<String>,
+    /// CA certificate(s) for `rediss://`, PEM.
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 /// A directly scraped exposition endpoint, checked.
@@ -509,6 +514,13 @@ impl Checker<'_> {
                 name: self.name(&r.name, format!("redis[{i}].name"))?,
                 url: self.url(&r.url, format!("redis[{i}].url"), &["redis", "rediss"])?,
                 password_env: r.password_env.clone(),
+                tls_ca_file: match &r.tls_ca_file {
+                    None => None,
+                    Some(f) if !r.url.get_ref().starts_with("rediss://") => {
+                        return Err(self.err(Some(f.span()), format!("redis[{i}].tls_ca_file"), "only a rediss:// URL uses TLS"));
+                    }
+                    Some(f) => Some(PathBuf::from(f.get_ref())),
+                },
             });
         }
         let mut scrape = Vec::new();

@@ -130,7 +130,15 @@ impl RedisProbe {
             let settings = info.redis_settings().clone().set_password(password);
             info = info.set_redis_settings(settings);
         }
-        let client = redis::Client::open(info).map_err(|e| fail(e.to_string()))?;
+        let client = match &self.endpoint.tls_ca_file {
+            // rediss:// with the fleet's own CA instead of the public roots.
+            Some(ca) => {
+                let pem = std::fs::read(ca).map_err(|e| fail(format!("tls_ca_file {}: {e}", ca.display())))?;
+                let certs = redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
+                redis::Client::build_with_tls(info, certs).map_err(|e| fail(e.to_string()))?
+            }
+            None => redis::Client::open(info).map_err(|e| fail(e.to_string()))?,
+        };
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));

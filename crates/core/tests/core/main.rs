@@ -10,3 +10,4 @@ mod prometheus;
 mod redis;
 mod refresh;
 mod scrape;
+mod tls;

@@ -17,7 +17,7 @@ use crate::pgbouncer::{assert_on_time, guarded, hung_listener, Relay};
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 fn endpoint_at(name: &str, addr: &str) -> RedisEndpoint {
-    RedisEndpoint { name: name.into(), url: format!("redis://{addr}"), password_env: None }
+    RedisEndpoint { name: name.into(), url: format!("redis://{addr}"), password_env: None, tls_ca_file: None }
 }
 
 async fn read(endpoint: &RedisEndpoint) -> RedisReading {
