@@ -3,7 +3,6 @@
 //! same fleet file; a bad one exits 2 with the file, line, field and reason.
 
 mod render;
-mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -103,9 +102,10 @@ enum Command {
         #[arg(long)]
         fleet: PathBuf,
         /// Address to listen on; anything but loopback requires the printed token.
-        #[arg(long, default_value = serve::DEFAULT_BIND)]
+        #[arg(long, default_value = fleetdeck_serve::DEFAULT_BIND)]
         bind: std::net::SocketAddr,
-        /// The built UI (default: ui/dist of the clone, found from the executable or the current directory).
+        /// Serve the UI from this directory instead of the one built in (UI
+        /// development: a rebuilt ui/dist is picked up on reload).
         #[arg(long)]
         ui_dir: Option<PathBuf>,
     },
@@ -271,7 +271,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Ok(f) => f,
                 Err(code) => return Ok(code),
             };
-            serve::run(fleet, bind, ui_dir).await?;
+            fleetdeck_serve::run(fleet, fleetdeck_serve::Options { bind, ui_dir }).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Incidents { fleet, since, json } => {
