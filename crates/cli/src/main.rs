@@ -167,7 +167,13 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Ok(f) => f,
                 Err(code) => return Ok(code),
             };
-            let snap = Engine::new(fleet).refresh().await;
+            let mut engine = Engine::new(fleet);
+            // One look: wait for Prometheus and the scrapes (a watch never does), and say who was late.
+            let wait = engine.slow_source_timeout();
+            for late in engine.settle_slow_sources(wait).await {
+                eprintln!("fleetdeck: {late} did not answer within {wait:?}: its part of the snapshot is empty");
+            }
+            let snap = engine.refresh().await;
             if json {
                 println!("{}", serde_json::to_string_pretty(&snap)?);
             } else {

@@ -19,6 +19,7 @@ pub mod pg;
 pub mod pgpass;
 pub mod probe;
 pub mod refresh;
+pub mod slow;
 pub mod snapshot;
 pub mod store;
 pub mod topology;

@@ -1,7 +1,10 @@
-//! The refresh cycle: every endpoint of the fleet read concurrently, each under
-//! its own timeout, assembled into one [`Snapshot`]. A node that does not answer
-//! is marked unreachable in that snapshot; it never delays the others by more
-//! than its own timeout, since all reads run at once.
+//! The refresh cycle: every database-side endpoint of the fleet (PostgreSQL,
+//! PgBouncer, Redis) read concurrently, each under its own timeout, assembled
+//! into one [`Snapshot`]. A node that does not answer is marked unreachable in
+//! that snapshot; it never delays the others by more than its own timeout,
+//! since all reads run at once. Prometheus and the scrapes are read on their
+//! own schedule ([`crate::slow`]): a refresh takes their latest reading and
+//! never waits for them.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,9 +18,10 @@ use crate::probe::pgbouncer::PgBouncerProbe;
 use crate::probe::postgres::PostgresProbe;
 use crate::probe::prometheus::PrometheusClient;
 use crate::probe::redis::RedisProbe;
-use crate::probe::{scrape, ProbeError};
+use crate::probe::ProbeError;
+use crate::slow::SlowSources;
 use crate::incidents::{EpisodeEvent, EpisodeTracker, CLEAR_AFTER_REFRESHES};
-use crate::snapshot::{Ai, NodeStatements, Pooler, Snapshot, StoreStatus};
+use crate::snapshot::{NodeStatements, Pooler, Snapshot, StoreStatus};
 use crate::store::{Store, StoreError};
 use crate::topology::{self, EdgeLimits, NodeResult};
 
@@ -29,6 +33,7 @@ pub struct Engine {
     redis: Vec<RedisProbe>,
     prometheus: Option<PrometheusClient>,
     http: reqwest::Client,
+    slow: Option<SlowSources>,
     seq: u64,
     cache_counters: HashMap<String, (u64, u64)>,
     statements: HashMap<String, NodeStatements>,
@@ -68,6 +73,7 @@ impl Engine {
             redis: fleet.redis.iter().cloned().map(RedisProbe::new).collect(),
             prometheus: fleet.prometheus.clone().map(PrometheusClient::new),
             http: reqwest::Client::new(),
+            slow: None,
             seq: 0,
             cache_counters: HashMap::new(),
             statements: HashMap::new(),
@@ -129,8 +135,29 @@ impl Engine {
         self.prometheus.as_ref()
     }
 
+    fn slow_sources(&mut self) -> &SlowSources {
+        let (fleet, prometheus, http) = (&self.fleet, &self.prometheus, &self.http);
+        self.slow.get_or_insert_with(|| SlowSources::start(fleet, prometheus.clone(), http.clone()))
+    }
+
+    /// Starts the slow sources' readers (if not yet) and waits until each has
+    /// answered once or failed, at most `max` (the longest of their timeouts
+    /// is enough). Returns the sources that were late. For one-shot commands;
+    /// a watch never waits.
+    pub async fn settle_slow_sources(&mut self, max: Duration) -> Vec<String> {
+        self.slow_sources().settle(max).await
+    }
+
+    /// The longest any slow source may take to answer once.
+    pub fn slow_source_timeout(&self) -> Duration {
+        let prometheus = self.fleet.prometheus.as_ref().map_or(Duration::ZERO, |p| p.timeout);
+        let scrape = if self.fleet.scrape.is_empty() { Duration::ZERO } else { self.fleet.probe.timeout };
+        prometheus.max(scrape) + Duration::from_millis(250)
+    }
+
     /// One refresh of the whole fleet.
     pub async fn refresh(&mut self) -> Snapshot {
+        self.slow_sources();
         let started = Instant::now();
         let started_at = chrono::Utc::now();
         let taken_at = crate::incidents::timestamp(started_at);
@@ -141,15 +168,7 @@ impl Engine {
         let pg = join_all(self.postgres.iter_mut().map(|p| timed(timeout, p.read(timeout, limit))));
         let pgb = join_all(self.pgbouncers.iter_mut().map(|p| timed(timeout, p.read(timeout))));
         let rd = join_all(self.redis.iter_mut().map(|p| timed(timeout, p.read(timeout))));
-        let http = &self.http;
-        let sc = join_all(self.fleet.scrape.iter().map(|e| scrape::scrape(http, &e.url, timeout)));
-        let prom = async {
-            match &self.prometheus {
-                None => (Ai::default(), Ok(Vec::new()), Ok(Vec::new())),
-                Some(p) => tokio::join!(p.ai(), p.alerts(), p.targets()),
-            }
-        };
-        let (pg, pgb, rd, sc, (ai, alerts, targets)) = tokio::join!(pg, pgb, rd, sc, prom);
+        let (pg, pgb, rd) = tokio::join!(pg, pgb, rd);
 
         let results: Vec<NodeResult<'_>> = self
             .postgres
@@ -200,17 +219,10 @@ impl Engine {
         let redis_results: Vec<_> =
             self.fleet.redis.iter().cloned().zip(rd.into_iter().map(|(r, _)| r)).collect();
         let caches = assemble::caches(&redis_results, &mut self.cache_counters);
-        let scrapes = self.fleet.scrape.iter().zip(&sc).map(|(e, r)| scrape::summary(e, r)).collect();
-
-        let mut ai = ai;
-        let alerts = alerts.unwrap_or_else(|e| {
-            ai.errors.push(format!("alerts: {e}"));
-            Vec::new()
-        });
-        let targets = targets.unwrap_or_else(|e| {
-            ai.errors.push(format!("targets: {e}"));
-            Vec::new()
-        });
+        let now = chrono::Utc::now();
+        let slow = self.slow.as_ref().expect("started above");
+        let scrapes = slow.scrapes(now);
+        let (ai, alerts, targets) = slow.prometheus(now);
         let mut statements: Vec<NodeStatements> = self
             .fleet
             .postgres

@@ -363,6 +363,11 @@ pub struct Ai {
     pub moderation_per_second: BTreeMap<String, f64>,
     /// Moderation latency p99, s.
     pub moderation_p99_seconds: Option<f64>,
+    /// When these values were read from Prometheus, RFC 3339 (`None` before the
+    /// first answer). Prometheus is read on its own schedule, never inline.
+    pub read_at: Option<String>,
+    /// Age of the reading when the snapshot was taken, seconds.
+    pub age_seconds: Option<f64>,
 }
 
 /// A Prometheus alert.
@@ -413,6 +418,10 @@ pub struct ScrapeSummary {
     pub samples: u32,
     /// Malformed lines, `line N: reason`.
     pub parse_errors: Vec<String>,
+    /// When the values shown were read, RFC 3339 (`None` before the first answer).
+    pub read_at: Option<String>,
+    /// Age of that reading when the snapshot was taken, seconds.
+    pub age_seconds: Option<f64>,
 }
 
 /// `pg_stat_statements` top-N of one node.

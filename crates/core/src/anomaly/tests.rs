@@ -123,6 +123,8 @@ fn healthy() -> Snapshot {
             error: None,
             samples: 10,
             parse_errors: Vec::new(),
+            read_at: None,
+            age_seconds: None,
         }],
         statements: Vec::new(),
         anomalies: Vec::new(),

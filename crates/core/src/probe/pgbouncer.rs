@@ -141,9 +141,9 @@ impl PgBouncerProbe {
             self.client = Some(client);
         }
         let client = self.client.as_ref().expect("connected above");
-        let pools = show(client, "SHOW POOLS").await?;
-        let stats = show(client, "SHOW STATS").await?;
-        let databases = show(client, "SHOW DATABASES").await?;
+        // Pipelined on the one connection: one round trip instead of three.
+        let (pools, stats, databases) =
+            tokio::try_join!(show(client, "SHOW POOLS"), show(client, "SHOW STATS"), show(client, "SHOW DATABASES"))?;
         Ok(PgBouncerReading {
             address: self.address.clone(),
             pools: pool_rows(&pools)?,

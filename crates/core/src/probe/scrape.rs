@@ -75,6 +75,8 @@ pub fn summary(endpoint: &ScrapeEndpoint, result: &Result<Exposition, ProbeError
                 error: None,
                 samples: u32::try_from(exposition.samples.len()).unwrap_or(u32::MAX),
                 parse_errors,
+                read_at: None,
+                age_seconds: None,
             }
         }
         Err(e) => ScrapeSummary {
@@ -84,6 +86,8 @@ pub fn summary(endpoint: &ScrapeEndpoint, result: &Result<Exposition, ProbeError
             error: Some(e.to_string()),
             samples: 0,
             parse_errors: Vec::new(),
+            read_at: None,
+            age_seconds: None,
         },
     }
 }

@@ -10,4 +10,5 @@ mod prometheus;
 mod redis;
 mod refresh;
 mod scrape;
+mod slow;
 mod tls;
