@@ -55,4 +55,13 @@ moderation_per_second: { [key in string]: number },
 /**
  * Moderation latency p99, s.
  */
-moderation_p99_seconds: number | null, };
+moderation_p99_seconds: number | null, 
+/**
+ * When these values were read from Prometheus, RFC 3339 (`None` before the
+ * first answer). Prometheus is read on its own schedule, never inline.
+ */
+read_at: string | null, 
+/**
+ * Age of the reading when the snapshot was taken, seconds.
+ */
+age_seconds: number | null, };

@@ -27,4 +27,12 @@ samples: number,
 /**
  * Malformed lines, `line N: reason`.
  */
-parse_errors: Array<string>, };
+parse_errors: Array<string>, 
+/**
+ * When the values shown were read, RFC 3339 (`None` before the first answer).
+ */
+read_at: string | null, 
+/**
+ * Age of that reading when the snapshot was taken, seconds.
+ */
+age_seconds: number | null, };
