@@ -8,7 +8,12 @@
 //! `fleetdeck_bench_exporter` (used by a private postgres_exporter it starts for
 //! the primary), both `pg_monitor` members, so nothing else (Prometheus' own
 //! scrapes of the lab's exporters) is counted. Wall time of the exporter side
-//! is a concurrent scrape of every lab exporter (ports 16800 + i).
+//! is a concurrent scrape of every lab exporter (ports from `lab/lab ports --json`).
+//!
+//! The whole-fleet refresh no longer waits for Prometheus or the scrapes (they
+//! are read on their own schedule); the "inline" figures time what a refresh
+//! waited for before that change — the same refresh joined with one read of
+//! every slow source — side by side in the same rounds.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -16,6 +21,14 @@ use std::time::{Duration, Instant};
 use fleetdeck_core::fleet::Fleet;
 use fleetdeck_core::pg;
 use fleetdeck_core::refresh::Engine;
+
+/// The running lab's ports (`lab/lab ports --json`).
+fn lab_ports() -> serde_json::Value {
+    let lab = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lab/lab");
+    let out = std::process::Command::new(lab).args(["ports", "--json"]).output().expect("run lab/lab ports");
+    assert!(out.status.success(), "lab/lab ports: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("lab/lab ports --json is JSON")
+}
 
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
@@ -120,17 +133,36 @@ async fn main() {
     for _ in 0..3 {
         full.refresh().await;
     }
+    let prometheus = lab.prometheus.clone().map(fleetdeck_core::probe::prometheus::PrometheusClient::new);
+    let scrape_http = reqwest::Client::new();
     let mut full_walls = Vec::new();
+    let mut inline_walls = Vec::new();
     for _ in 0..rounds.min(50) {
         let t = Instant::now();
         full.refresh().await;
         full_walls.push(t.elapsed().as_secs_f64() * 1000.0);
         tokio::time::sleep(Duration::from_millis(100)).await;
+        // What the refresh used to wait for: itself and every slow source.
+        let t = Instant::now();
+        let slow = async {
+            if let Some(p) = &prometheus {
+                let _ = tokio::join!(p.ai(), p.alerts(), p.targets());
+            }
+            for e in &lab.scrape {
+                let _ = fleetdeck_core::probe::scrape::scrape(&scrape_http, &e.url, lab.probe.timeout).await;
+            }
+        };
+        tokio::join!(full.refresh(), slow);
+        inline_walls.push(t.elapsed().as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
     // postgres_exporter: every lab exporter scraped concurrently.
     let http = reqwest::Client::new();
-    let urls: Vec<String> = (0..nodes).map(|i| format!("http://127.0.0.1:{}/metrics", 16800 + i)).collect();
+    let ports = lab_ports();
+    let exporter_port = |name: &str| ports["postgres_exporter"][name].as_u64().expect("an exporter per node") as u16;
+    let urls: Vec<String> =
+        lab.postgres.iter().map(|n| format!("http://127.0.0.1:{}/metrics", exporter_port(&n.name))).collect();
     let exporter_rounds = (rounds / 5).max(10);
     let mut ex_walls = Vec::new();
     for _ in 0..exporter_rounds {
@@ -146,7 +178,7 @@ async fn main() {
     }
 
     // Statements per scrape from a private exporter on the primary.
-    let port = 16799;
+    let port = exporter_port(&lab.postgres[0].name) - 1;
     let mut exporter = std::process::Command::new("/usr/bin/prometheus-postgres-exporter")
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .env("DATA_SOURCE_NAME", format!(
@@ -179,10 +211,12 @@ async fn main() {
 
     let (p50, p99) = (pct(&mut walls, 0.5), pct(&mut walls, 0.99));
     let (f50, f99) = (pct(&mut full_walls, 0.5), pct(&mut full_walls, 0.99));
+    let (i50, i99) = (pct(&mut inline_walls, 0.5), pct(&mut inline_walls, 0.99));
     let (e50, e99) = (pct(&mut ex_walls, 0.5), pct(&mut ex_walls, 0.99));
     println!("nodes: {nodes}; rounds: {rounds} FleetDeck refreshes, {exporter_rounds} exporter rounds");
     println!("FleetDeck refresh (PostgreSQL only): p50 {p50:.1} ms, p99 {p99:.1} ms, CPU {cpu_ms:.2} ms/cycle, {per_node:.2} statements/node/refresh");
-    println!("FleetDeck refresh (whole fleet):     p50 {f50:.1} ms, p99 {f99:.1} ms");
+    println!("FleetDeck refresh (whole fleet):     p50 {f50:.1} ms, p99 {f99:.1} ms (Prometheus and scrapes on their own schedule)");
+    println!("  same rounds, slow sources inline:   p50 {i50:.1} ms, p99 {i99:.1} ms (what a refresh waited for before)");
     println!("postgres_exporter scrape, all nodes: p50 {e50:.1} ms, p99 {e99:.1} ms, {ex_per_scrape:.1} statements/node/scrape");
     println!("ratio (exporter / FleetDeck): p50 {:.1}x, p99 {:.1}x; statements {:.1}x", e50 / p50, e99 / p99, ex_per_scrape / per_node);
 }
