@@ -2,7 +2,10 @@
 //! load its fleet file with the core's loader, and open real connections to it.
 //!
 //! Nothing here fakes a server; every helper talks to what `lab/lab up` started.
+//! Ports come from the lab ([`ports`], [`fleet`]), never from constants in a
+//! test: the lab may run on shifted ports (`FLEETDECK_LAB_PORT_OFFSET`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -36,6 +39,63 @@ pub fn lab_ok(args: &[&str]) -> String {
 pub fn fleet() -> Fleet {
     let path = lab_ok(&["fleet"]);
     Fleet::load(PathBuf::from(path.trim()).as_path()).expect("the lab's fleet file must load")
+}
+
+/// The running lab's ports as `lab/lab ports --json` prints them: for each kind,
+/// node name → port, named as in the fleet file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabPorts {
+    /// PostgreSQL `pgI`.
+    pub postgres: BTreeMap<String, u16>,
+    /// PgBouncer `pgbI` (in front of `pgI`).
+    pub pgbouncer: BTreeMap<String, u16>,
+    /// postgres_exporter of `pgI`, keyed by the node it exports.
+    pub postgres_exporter: BTreeMap<String, u16>,
+    /// Redis `redisI` (plain TCP).
+    pub redis: BTreeMap<String, u16>,
+    /// redis_exporter of `redisI`, keyed by the node it exports.
+    pub redis_exporter: BTreeMap<String, u16>,
+    /// Redis TLS ports (empty when redis-server was built without TLS).
+    pub redis_tls: BTreeMap<String, u16>,
+    /// Prometheus.
+    pub prometheus: u16,
+    /// The chat workload's `/metrics` and `/control`.
+    pub chatload: u16,
+    /// The CA that signed the Redis TLS certificates, when there is TLS.
+    pub redis_tls_ca: Option<PathBuf>,
+}
+
+impl LabPorts {
+    /// Parses the output of `lab/lab ports --json`, panicking with the field that is wrong.
+    pub fn parse(json: &str) -> LabPorts {
+        let v: serde_json::Value =
+            serde_json::from_str(json).unwrap_or_else(|e| panic!("lab/lab ports --json is not JSON ({e}):\n{json}"));
+        let port = |field: &str, p: &serde_json::Value| -> u16 {
+            p.as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .unwrap_or_else(|| panic!("lab/lab ports --json: {field} is not a port: {p}"))
+        };
+        let map = |field: &str| -> BTreeMap<String, u16> {
+            let obj = v[field].as_object().unwrap_or_else(|| panic!("lab/lab ports --json: {field} is not an object:\n{json}"));
+            obj.iter().map(|(name, p)| (name.clone(), port(&format!("{field}.{name}"), p))).collect()
+        };
+        LabPorts {
+            postgres: map("postgres"),
+            pgbouncer: map("pgbouncer"),
+            postgres_exporter: map("postgres_exporter"),
+            redis: map("redis"),
+            redis_exporter: map("redis_exporter"),
+            redis_tls: map("redis_tls"),
+            prometheus: port("prometheus", &v["prometheus"]),
+            chatload: port("chatload", &v["chatload"]),
+            redis_tls_ca: v["redis_tls_ca"].as_str().map(PathBuf::from),
+        }
+    }
+}
+
+/// The running lab's ports, from `lab/lab ports --json`.
+pub fn ports() -> LabPorts {
+    LabPorts::parse(&lab_ok(&["ports", "--json"]))
 }
 
 fn env(k: &str) -> Option<String> {
@@ -121,6 +181,19 @@ where
     }
 }
 
+/// The blocking form of [`wait_until`], for tests without a runtime (the CLI's):
+/// polls `check` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_until_blocking<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting until {what}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 /// Clears every staged incident when dropped, so a failing test leaves the lab usable.
 pub struct IncidentGuard;
 
@@ -138,5 +211,36 @@ impl Drop for IncidentGuard {
         if !out.status.success() && !std::thread::panicking() {
             panic!("lab/lab incident clear failed:\n{}", String::from_utf8_lossy(&out.stderr));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_parse_the_shape_lab_ports_json_prints() {
+        let json = r#"{"postgres":{"pg0":16000,"pg1":16001},"pgbouncer":{"pgb0":16400,"pgb1":16401},"postgres_exporter":{"pg0":16800,"pg1":16801},"redis":{"redis0":17000,"redis1":17001},"redis_exporter":{"redis0":17100,"redis1":17101},"redis_tls":{"redis0":17010},"prometheus":19090,"chatload":19100,"redis_tls_ca":"/var/tmp/fleetdeck-lab/tls/ca.crt"}"#;
+        let p = LabPorts::parse(json);
+        assert_eq!(p.postgres["pg1"], 16001);
+        assert_eq!(p.pgbouncer["pgb0"], 16400);
+        assert_eq!(p.postgres_exporter["pg1"], 16801);
+        assert_eq!((p.redis["redis0"], p.redis_exporter["redis1"], p.redis_tls["redis0"]), (17000, 17101, 17010));
+        assert_eq!((p.prometheus, p.chatload), (19090, 19100));
+        assert_eq!(p.redis_tls_ca.as_deref(), Some(std::path::Path::new("/var/tmp/fleetdeck-lab/tls/ca.crt")));
+    }
+
+    #[test]
+    fn a_lab_without_redis_tls_has_no_tls_ports_and_no_ca() {
+        let json = r#"{"postgres":{"pg0":16100},"pgbouncer":{"pgb0":16500},"postgres_exporter":{"pg0":16900},"redis":{"redis0":17100},"redis_exporter":{"redis0":17200},"redis_tls":{},"prometheus":19190,"chatload":19200,"redis_tls_ca":null}"#;
+        let p = LabPorts::parse(json);
+        assert!(p.redis_tls.is_empty() && p.redis_tls_ca.is_none(), "redis-server without TLS: {p:?}");
+        assert_eq!(p.postgres["pg0"], 16100, "a shifted lab's ports are read, not assumed");
+    }
+
+    #[test]
+    #[should_panic(expected = "postgres.pg0 is not a port")]
+    fn a_port_out_of_range_names_its_field() {
+        LabPorts::parse(r#"{"postgres":{"pg0":70000}}"#);
     }
 }
