@@ -225,6 +225,33 @@ describe('war-room mode', () => {
     }
   });
 
+  it('draws the tree for the room: one-line boxes, short lag labels, scaled to fit and never scrolled', async () => {
+    const s = healthySnapshot();
+    Object.assign(s.edges.find((e) => e.downstream === 'pg2')!, { healthy: false, lag_bytes: 314572800, lag_seconds: 98 });
+    s.anomalies.push(anomaly('lag_over_threshold', subjects.edge('pg0', 'pg2'), { since: s.taken_at }));
+    const { store } = await setup({ snapshot: s });
+    const tree = () => $('[data-view="overview"] .tree-wrap')!;
+    const svg = () => tree().querySelector('svg')!;
+    expect(tree().classList.contains('look-compact'), 'at a desk').toBe(true);
+    expect(svg().querySelectorAll('.col-label').length, 'tier captions at a desk').toBe(4);
+    expect($('[data-testid="edge-pg0-pg2"]')!.textContent).toContain('300 MiB · 1 min 38 s');
+    await key('w');
+    expect(store.ui.kiosk).toBe(true);
+    expect(tree().classList.contains('look-kiosk')).toBe(true);
+    expect(svg().querySelectorAll('.col-label'), 'no tier captions in the war room').toHaveLength(0);
+    expect($('[data-testid="edge-pg0-pg2"]')!.textContent, 'the short lag fits the column gap at a large size').toContain('! 300M 1m38s');
+    expect($('[data-testid="edge-pg4-pg20"]')!.textContent).toMatch(/^\s*pg4 → pg20: streaming.*\d+(\.\d)?[BKMG] \d/s);
+    expect(svg().style.minWidth, 'never wider than its panel: the whole tree is on the wall').toBe('0px');
+    expect(svg().getAttribute('preserveAspectRatio')).toBe('xMidYMin meet');
+    expect($('[data-testid="node-pg2"]')!.textContent).toContain('lag');
+    // Redis and inference have their own views in the cycle; the overview gives the room to the tree and the anomalies.
+    expect($('[aria-label="Redis fleet"]')).toBeNull();
+    expect($('[aria-label="Active anomalies"]')).not.toBeNull();
+    await key('2');
+    expect($('[data-view="topology"] .tree-wrap')!.classList.contains('look-kiosk-wide'), 'Topology: wide one-line boxes').toBe(true);
+    expect($('[data-testid="node-pg2"]')!.textContent).toMatch(/lagging · \d+\/\d+ conns/);
+  });
+
   it('cycles views every 15 s and toggles with w', async () => {
     vi.useFakeTimers();
     const { store } = await setupWithFakeTimers();

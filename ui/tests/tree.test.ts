@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { COMPACT, ROOMY, layoutTree, overlaps, type TreeNodeInput } from '../src/lib/tree';
-import { healthySnapshot } from './helpers';
+import { COMPACT, KIOSK, KIOSK_WIDE, ROOMY, layoutTree, overlaps, type TreeNodeInput } from '../src/lib/tree';
+import { healthySnapshot, unreachableSnapshot } from './helpers';
 
 const inputOf = (nodes: { name: string; upstream: string | null; role: TreeNodeInput['role'] }[]) =>
   nodes.map(({ name, upstream, role }) => ({ name, upstream, role }));
@@ -17,6 +17,8 @@ describe('replication tree layout', () => {
   it.each([
     ['compact', COMPACT],
     ['roomy', ROOMY],
+    ['kiosk', KIOSK],
+    ['kiosk-wide', KIOSK_WIDE],
   ])('places the lab 1 + 48 (8/16/24 in three tiers) without overlap (%s)', (_n, opts) => {
     const l = layoutTree(inputOf(s.nodes), opts);
     expect(l.nodes).toHaveLength(49);
@@ -76,6 +78,31 @@ describe('replication tree layout', () => {
     expect(l.byName.get('a')!.depth).toBe(0);
     expect(l.byName.get('b')!.depth).toBe(0);
     assertNoOverlap(l);
+  });
+
+  it('war room: a fleet whose every probe timed out is a grid of four to a row, not a 49-row column', () => {
+    const nodes = inputOf(unreachableSnapshot().nodes);
+    const desk = layoutTree(nodes, COMPACT);
+    expect(new Set(desk.nodes.map((n) => n.y)).size, 'at a desk: one per row').toBe(49);
+    const l = layoutTree(nodes, KIOSK);
+    assertNoOverlap(l);
+    expect(l.columns).toBe(4);
+    expect(new Set(l.nodes.map((n) => n.y)).size, '49 in rows of 4').toBe(13);
+    expect(l.order, 'Up/Down still walk every node, in fleet order').toEqual(nodes.map((n) => n.name));
+    const aspect = l.width / l.height;
+    expect(aspect, 'closer to a screen than to a column').toBeGreaterThan(1);
+  });
+
+  it('war room: loose nodes go below the tree, as many to a row as the tree has columns', () => {
+    const nodes = inputOf(s.nodes);
+    for (const name of ['pg46', 'pg47', 'pg48']) Object.assign(nodes.find((n) => n.name === name)!, { upstream: null, role: 'unknown' });
+    const l = layoutTree(nodes, KIOSK);
+    assertNoOverlap(l);
+    const treeBottom = Math.max(...l.nodes.filter((n) => !['pg46', 'pg47', 'pg48'].includes(n.name)).map((n) => n.y + n.h));
+    const loose = ['pg46', 'pg47', 'pg48'].map((n) => l.byName.get(n)!);
+    expect(loose.every((p) => p.y > treeBottom)).toBe(true);
+    expect(new Set(loose.map((p) => p.y)).size, 'one row').toBe(1);
+    expect(loose.map((p) => p.x)).toEqual([0, 1, 2].map((c) => KIOSK.padX + c * (KIOSK.nodeW + KIOSK.colGap)));
   });
 
   it('does not loop on an upstream cycle', () => {

@@ -63,6 +63,39 @@ export function lag(bytesV: number | null | undefined, secondsV: number | null |
   return `${bytes(bytesV)} · ${seconds(secondsV)}`;
 }
 
+/** Bytes in at most five characters, for a label read across a room: "0B", "384B", "4.5K", "303M", "1.2G". */
+export function bytesShort(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return DASH;
+  const abs = Math.abs(v);
+  if (abs < 1024) return `${Math.round(v)}B`;
+  const units = ['K', 'M', 'G', 'T', 'P'];
+  let x = v / 1024;
+  let i = 0;
+  while (Math.abs(x) >= 1024 && i < units.length - 1) {
+    x /= 1024;
+    i++;
+  }
+  return `${x.toFixed(Math.abs(x) < 10 ? 1 : 0)}${units[i]}`;
+}
+
+/** Seconds as short as they stay exact enough: "0s", "73ms", "2.5s", "38s", "1m38s", "2h05m". */
+export function secondsShort(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return DASH;
+  const abs = Math.abs(v);
+  if (abs === 0) return '0s';
+  if (abs < 1) return `${Math.round(v * 1000)}ms`;
+  if (abs < 10) return `${v.toFixed(1)}s`;
+  if (abs < 60) return `${Math.round(v)}s`;
+  const whole = Math.round(v);
+  if (abs < 3600) return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
+  return `${Math.floor(whole / 3600)}h${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** Replication lag for the war-room tree, where the label must fit a column gap at a large size: "4.5K 0s". */
+export function lagShort(bytesV: number | null | undefined, secondsV: number | null | undefined): string {
+  return `${bytesShort(bytesV)} ${secondsShort(secondsV)}`;
+}
+
 /** A coarse age: "12s", "4m", "2h 05m", "3d 4h": changes rarely once past a minute. */
 export function compactAge(msV: number): string {
   const s = Math.max(0, Math.floor(msV / 1000));

@@ -5,7 +5,9 @@
 // A fleet of 1 + 48 in three tiers is as tall as its leaves (≈ 30 rows) and
 // four columns wide, which fits a screen where 48 boxes in a row would not.
 // Nodes whose upstream is unknown (unreachable, or no primary in sight) are
-// roots of their own, listed below the tree.
+// roots of their own, listed below the tree: one per row, or (war room,
+// `looseColumns`) several to a row, so a fleet whose every probe timed out is
+// a grid of boxes large enough to read rather than a 49-row column.
 
 export interface TreeNodeInput {
   name: string;
@@ -44,10 +46,21 @@ export interface TreeOptions {
   padX: number;
   padTop: number;
   padBottom: number;
+  /** Lay loose nodes (no known upstream, no downstream) out this many to a row (at least as many as the tree has columns); one per row when unset. */
+  looseColumns?: number;
 }
 
 export const COMPACT: TreeOptions = { nodeW: 96, nodeH: 18, colGap: 92, rowGap: 5, padX: 8, padTop: 20, padBottom: 6 };
 export const ROOMY: TreeOptions = { nodeW: 168, nodeH: 42, colGap: 120, rowGap: 10, padX: 12, padTop: 28, padBottom: 12 };
+/**
+ * War-room boxes: one line each, the text as large as the row pitch allows
+ * (names 17 units in a 22-unit pitch, against 11 in 23 for COMPACT), no tier
+ * captions, and a column gap that fits a short lag label ("4.5K 0s") at
+ * 16 units. The lab's 24 leaf rows then fill a 1080p panel with ~28 px names.
+ */
+export const KIOSK: TreeOptions = { nodeW: 116, nodeH: 20, colGap: 88, rowGap: 2, padX: 6, padTop: 9, padBottom: 4, looseColumns: 4 };
+/** The same for a tree that has the whole screen's width (Topology): wide enough for the status word and connections. */
+export const KIOSK_WIDE: TreeOptions = { ...KIOSK, nodeW: 210 };
 
 export function layoutTree(input: readonly TreeNodeInput[], o: TreeOptions = COMPACT): TreeLayout {
   const names = new Set(input.map((n) => n.name));
@@ -94,9 +107,14 @@ export function layoutTree(input: readonly TreeNodeInput[], o: TreeOptions = COM
     slotY.set(name, (slotY.get(placed[0]!)! + slotY.get(placed[placed.length - 1]!)!) / 2);
   };
   let lastWasTree = false;
+  const loose: string[] = [];
   const placeRoots = (rs: string[]) => {
     for (const r of rs) {
       const isTree = children.get(r)!.length > 0 || roleOf.get(r) === 'primary';
+      if (!isTree && o.looseColumns !== undefined) {
+        loose.push(r);
+        continue;
+      }
       // Half a row between the tree(s) and the loose nodes below them.
       if (lastWasTree && !isTree) slot += 0.5;
       lastWasTree = isTree;
@@ -106,10 +124,26 @@ export function layoutTree(input: readonly TreeNodeInput[], o: TreeOptions = COM
   placeRoots(roots);
   // Anything left is on a cycle: make its first member a root.
   for (;;) {
-    const rest = input.filter((n) => !depthOf.has(n.name)).map((n) => n.name);
+    const rest = input.filter((n) => !depthOf.has(n.name) && !loose.includes(n.name)).map((n) => n.name);
     if (rest.length === 0) break;
     roots = [rest[0]!];
     placeRoots(roots);
+  }
+  // The loose grid: rows of `per` below everything else, in listing order.
+  const gridCol = new Map<string, number>();
+  if (loose.length > 0) {
+    const treeColumns = [...depthOf.values()].reduce((m, d) => Math.max(m, d + 1), 0);
+    const per = Math.max(1, o.looseColumns ?? 1, treeColumns);
+    if (slot > 0) slot += 0.5;
+    const top = slot;
+    loose.forEach((name, i) => {
+      depthOf.set(name, 0);
+      placedParent.set(name, null);
+      order.push(name);
+      gridCol.set(name, i % per);
+      slotY.set(name, top + Math.floor(i / per));
+    });
+    slot = top + Math.ceil(loose.length / per);
   }
 
   const pitch = o.nodeH + o.rowGap;
@@ -119,14 +153,14 @@ export function layoutTree(input: readonly TreeNodeInput[], o: TreeOptions = COM
       name: n.name,
       parent: placedParent.get(n.name) ?? null,
       depth,
-      x: o.padX + depth * (o.nodeW + o.colGap),
+      x: o.padX + (gridCol.get(n.name) ?? depth) * (o.nodeW + o.colGap),
       y: o.padTop + slotY.get(n.name)! * pitch,
       w: o.nodeW,
       h: o.nodeH,
     };
   });
   const byName = new Map(nodes.map((n) => [n.name, n]));
-  const columns = nodes.reduce((m, n) => Math.max(m, n.depth + 1), 0);
+  const columns = nodes.reduce((m, n) => Math.max(m, (gridCol.get(n.name) ?? n.depth) + 1), 0);
   const placedChildren = new Map<string, string[]>();
   for (const name of order) placedChildren.set(name, []);
   for (const name of order) {
