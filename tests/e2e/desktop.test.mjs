@@ -4,6 +4,8 @@
 //
 // Works on any lab size; the cascade assertion (pg3 under pg1) is specific
 // to the default lab and checked only there. Incidents are always cleared.
+// No fixed sleeps: every step waits for what it asserts (a drawn snapshot,
+// an attribute), with a timeout.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startDesktop } from './lib/desktop.mjs';
@@ -30,6 +32,15 @@ before(async () => {
   };
   await waitFor('the first snapshot drawn', async () => (await drawnSeq(ui)) !== null, { timeout: 60_000 });
 });
+
+/** Resolves once the page has drawn a snapshot newer than the one it shows now (the engine refreshes every second). */
+async function nextSnapshotDrawn(where) {
+  const seq = await drawnSeq(ui);
+  await waitFor(`a new snapshot drawn in ${where} (after #${seq})`, async () => {
+    const now = await drawnSeq(ui);
+    return now !== null && (seq === null || now > seq);
+  }, { timeout: 20_000 });
+}
 
 /** The window as it is now, in artifacts/NAME.png. */
 async function screenshotDisplay(name) {
@@ -59,35 +70,53 @@ test('the overview shows the primary and every replica, each under its discovere
   await screenshotDisplay('desktop-overview');
 });
 
-test('replica-lag turns edge pg0→pg2 unhealthy and raises an anomaly; clear heals it', async () => {
+// Anomalies name their subject in typed fields; the UI writes the engine's
+// label (pg2, pg0→pg2, pgb0/chat) to data-subject, its kind to
+// data-subject-kind and every fleet name it concerns to data-names.
+const PG2_LAG_ANOMALY = [
+  '[data-testid=anomaly][data-kind=replay_paused][data-subject-kind=node][data-subject=pg2]',
+  '[data-testid=anomaly][data-kind=lag_over_threshold][data-subject-kind=edge][data-subject="pg0→pg2"]',
+].join(', ');
+const PGB0_CHAT_ANOMALY = '[data-testid=anomaly][data-kind=pool_saturated][data-subject-kind=pool][data-subject="pgb0/chat"]';
+
+test('replica-lag turns edge pg0→pg2 unhealthy and raises an anomaly about pg2 that the clock counts from; clear heals it', async () => {
   try {
     incident('replica-lag');
     await waitFor('edge-pg0-pg2 unhealthy', () => ui.find('[data-testid=edge-pg0-pg2][data-healthy=false]'), { timeout: 45_000 });
-    await waitFor('a replay anomaly', () =>
-      ui.find('[data-testid=anomaly][data-kind=replay_paused], [data-testid=anomaly][data-kind=lag_over_threshold]'),
-    );
+    const anomaly = await waitFor('a replay anomaly about pg2', () => ui.find(PG2_LAG_ANOMALY));
+    assert.match(await ui.attr(anomaly, 'data-names'), /(^| )pg2( |$)/, 'the anomaly concerns pg2');
+    // The engine tracks the episode's start; the incident clock counts from
+    // the earliest start among the active anomalies, so never after this one's.
+    const since = await ui.attr(anomaly, 'data-since');
+    assert.ok(Number.isFinite(Date.parse(since)), `the engine sent the episode's start: ${JSON.stringify(since)}`);
+    const clock = await waitFor('the incident clock running', () => ui.find('[data-testid=incident-clock][data-active=true]'));
+    const clockSince = await ui.attr(clock, 'data-since');
+    assert.ok(Date.parse(clockSince) <= Date.parse(since), `the clock (${clockSince}) starts no later than the anomaly (${since})`);
     await screenshotDisplay('desktop-replica-lag');
   } finally {
     clearIncidents();
   }
   await waitFor('edge-pg0-pg2 healthy again', () => ui.find('[data-testid=edge-pg0-pg2][data-healthy=true]'), { timeout: 60_000 });
+  await waitFor('no anomaly about pg2 left', async () => (await ui.find(PG2_LAG_ANOMALY)) === null, { timeout: 60_000 });
 });
 
-test('pool-saturation marks the pgb0 chat pool saturated', async () => {
+test('pool-saturation marks the pgb0 chat pool saturated and raises an anomaly about it; clear heals it', async () => {
   try {
     incident('pool-saturation');
     await waitFor('pool-pgb0-chat saturated', () => ui.find('[data-testid=pool-pgb0-chat][data-saturated=true]'), { timeout: 45_000 });
+    await waitFor('a pool_saturated anomaly about pgb0/chat', () => ui.find(PGB0_CHAT_ANOMALY));
     await screenshotDisplay('desktop-pool-saturation');
   } finally {
     clearIncidents();
   }
+  await waitFor('pool-pgb0-chat no longer saturated', () => ui.find('[data-testid=pool-pgb0-chat][data-saturated=false]'), { timeout: 60_000 });
 });
 
 test('every view renders (screenshots in artifacts/)', async () => {
   for (const view of ['overview', 'topology', 'pools', 'queries', 'cache', 'ai']) {
     await gotoView(ui, view);
-    // Give charts one refresh to fill in before the picture.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Charts fill in from the snapshots drawn after the switch: wait for one.
+    await nextSnapshotDrawn(`the ${view} view`);
     await screenshotDisplay(`desktop-view-${view}`);
   }
   // Regression: under LANG=C.UTF-8 WebKitGTK reported navigator.language "C",
