@@ -237,7 +237,13 @@ pub struct Thresholds {
 impl Default for Thresholds {
     /// The documented defaults of [`RawThresholds`].
     fn default() -> Self {
-        let t = RawThresholds::default();
+        Self::from_checked(&RawThresholds::default())
+    }
+}
+
+impl Thresholds {
+    /// `t` after [`Checker::check`] accepted it (or the defaults).
+    fn from_checked(t: &RawThresholds) -> Self {
         Self {
             replay_lag_bytes: t.replay_lag_bytes,
             replay_lag_seconds: t.replay_lag_seconds,
@@ -553,14 +559,7 @@ impl Checker<'_> {
                 statements_every: raw.probe.statements_every,
                 top_statements: raw.probe.top_statements,
             },
-            thresholds: Thresholds {
-                replay_lag_bytes: t.replay_lag_bytes,
-                replay_lag_seconds: t.replay_lag_seconds,
-                slot_retained_bytes: t.slot_retained_bytes,
-                pool_maxwait_seconds: t.pool_maxwait_seconds,
-                pool_active_ratio: t.pool_active_ratio,
-                connections_near_max_ratio: t.connections_near_max_ratio,
-            },
+            thresholds: Thresholds::from_checked(t),
             prometheus,
             postgres,
             pgbouncer,
