@@ -26,3 +26,16 @@ pub fn lab_fleet_path() -> PathBuf {
 pub fn lab_fleet() -> Fleet {
     Fleet::load(&lab_fleet_path()).expect("the lab's fleet file loads")
 }
+
+/// The port of node `name` of `kind` ("postgres", "redis", ...) as `lab/lab ports
+/// --json` reports it: the lab may run on shifted ports (FLEETDECK_LAB_PORT_OFFSET),
+/// so no test names a port itself. (The lab tests' `LabPorts` reads the same
+/// output; the core's tests cannot depend on that crate, which depends on the core.)
+pub fn lab_port(kind: &str, name: &str) -> u16 {
+    let json = lab_ok(&["ports", "--json"]);
+    let ports: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("lab/lab ports --json is not JSON ({e}):\n{json}"));
+    ports[kind][name]
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or_else(|| panic!("lab/lab ports --json has no {kind} port for {name}:\n{json}"))
+}

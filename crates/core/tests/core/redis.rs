@@ -11,7 +11,7 @@ use fleetdeck_core::probe::redis::{RedisProbe, RedisReading};
 use fleetdeck_core::probe::ProbeError;
 use fleetdeck_core::snapshot::CacheRole;
 
-use crate::common::lab_fleet;
+use crate::common::{lab_fleet, lab_port};
 use crate::pgbouncer::{assert_on_time, guarded, hung_listener, Relay};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -33,7 +33,8 @@ async fn the_master_and_its_linked_replicas_are_read() {
     let master_endpoint = fleet.redis.iter().find(|r| r.name == "redis0").expect("the lab has redis0");
     let master = read(master_endpoint).await;
     assert_eq!(master.role, "master", "redis0 is the lab's master");
-    assert_eq!(master.address, "127.0.0.1:17000");
+    let redis0_port = lab_port("redis", "redis0");
+    assert_eq!(master.address, format!("127.0.0.1:{redis0_port}"), "the address redis0 is read at is where the lab runs it");
     assert!(master.repl_offset.is_some(), "a master reports master_repl_offset");
     assert_eq!(master.maxmemory, 64 << 20, "the lab caps each node at 64 MB");
     assert!(master.used_memory > 0 && master.connected_clients > 0, "{master:?}");
@@ -49,7 +50,7 @@ async fn the_master_and_its_linked_replicas_are_read() {
         );
         assert_eq!(
             (replica.master_host.as_deref(), replica.master_port),
-            (Some("127.0.0.1"), Some(17000)),
+            (Some("127.0.0.1"), Some(redis0_port)),
             "{} replicates from redis0",
             endpoint.name
         );
@@ -119,7 +120,8 @@ async fn a_node_that_never_answers_times_out_within_the_timeout() {
 
 #[tokio::test]
 async fn a_node_that_stops_answering_times_out_and_is_reconnected_after_backoff() {
-    let relay = Relay::start("127.0.0.1:17000".parse::<SocketAddr>().unwrap()).await;
+    let redis0: SocketAddr = format!("127.0.0.1:{}", lab_port("redis", "redis0")).parse().unwrap();
+    let relay = Relay::start(redis0).await;
     let mut probe = RedisProbe::new(endpoint_at("redis0-relayed", &relay.addr.to_string()));
     probe.read(TIMEOUT).await.expect("redis0 answers through the relay");
     probe.read(TIMEOUT).await.expect("and again");
