@@ -20,7 +20,9 @@ use crate::snapshot::{Connections, Slot, Statement, StreamState, WalReceiver, Wa
 
 /// The one statement read every refresh. Functions that fail during recovery
 /// (`pg_current_wal_lsn`, `pg_walfile_name`) sit behind CASE, which PostgreSQL
-/// evaluates lazily for volatile functions.
+/// evaluates lazily for volatile functions. Replay lag in seconds is measured
+/// against `clock_timestamp()`, not `now()`: `now()` is the statement's start,
+/// and a commit replayed a moment after it read as a negative lag.
 const STATUS_SQL: &str = r#"
 SELECT
   current_setting('server_version') AS version,
@@ -33,7 +35,7 @@ SELECT
   to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_replay_at,
   (CASE WHEN NOT pg_is_in_recovery() THEN NULL
         WHEN pg_last_wal_receive_lsn() IS NOT NULL AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-        ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END)::float8 AS replay_lag_seconds,
+        ELSE greatest(0, extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())) END)::float8 AS replay_lag_seconds,
   (CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())
         ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END)::int AS timeline,
   current_setting('max_connections')::int AS max_connections,
