@@ -1,13 +1,12 @@
 //! FleetDeck's desktop shell: the Tauri 2 app around the core. It owns no
-//! logic of its own beyond wiring: the core's [`Engine`] refreshes the fleet
-//! in a background task ([`watch`]) and every snapshot is pushed to the window
-//! as events ([`push`]); the window asks for the rest through the commands
-//! in [`commands`], which the capability in `capabilities/main.json` grants.
+//! logic of its own beyond wiring: the core's watch stream refreshes the
+//! fleet on Tauri's runtime ([`watch`]) and every snapshot is pushed to the
+//! window as events ([`push`]); the window asks for the rest through the
+//! commands in [`commands`], which the capability in `capabilities/main.json`
+//! grants.
 //!
 //! [`run_app`] takes the builder so that the same wiring runs on the real
 //! runtime (`main.rs`) and on `tauri::test::mock_builder()` in the smoke tests.
-//!
-//! [`Engine`]: fleetdeck_core::refresh::Engine
 
 pub mod commands;
 pub mod locale;
@@ -21,7 +20,7 @@ use std::sync::Arc;
 use tauri::{App, AppHandle, Builder, Manager, Runtime, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 
 use crate::remembered::RememberedFleet;
-use crate::watch::Desk;
+use crate::watch::{Desk, Watch};
 
 pub use push::{SNAPSHOT_EVENT, STATEMENTS_EVENT};
 /// The label of the one window (the capability names it).
@@ -40,11 +39,25 @@ pub struct Options {
 }
 
 /// Builds the app on `builder`'s runtime: the notification plugin, the
-/// commands and the fleet under watch, whose refresh loop starts at once. The
-/// caller runs the event loop (`main.rs`), which opens the main window; tests
-/// drive the app over IPC without one, opening the window with [`main_window`].
+/// commands and the fleet under watch. The fleet's watch starts first, before
+/// Tauri starts GTK, so that the first refresh (cold logins to every node)
+/// overlaps GTK's start and the window's creation rather than following them.
+/// The caller runs the event loop (`main.rs`), which opens the main window;
+/// tests drive the app over IPC without one, opening the window with
+/// [`main_window`].
 pub fn run_app<R: Runtime>(builder: Builder<R>, options: Options) -> tauri::Result<App<R>> {
     let kiosk = options.kiosk;
+    let context = tauri::generate_context!();
+    let config_dir = match options.config_dir {
+        Some(dir) => dir,
+        None => app_config_dir(context.config())?,
+    };
+    let remembered = RememberedFleet::in_dir(&config_dir);
+    let first = match options.fleet.or_else(|| remembered.get()) {
+        Some(path) => Watch::start(&path).map_err(|e| e.message),
+        None => Err("no fleet file: start with --fleet FILE or choose one".to_string()),
+    };
+
     let app = builder
         .plugin(tauri_plugin_notification::init())
         .invoke_handler(tauri::generate_handler![
@@ -59,12 +72,8 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, options: Options) -> tauri::Resu
             main_window(app.handle(), kiosk)?;
             Ok(())
         })
-        .build(tauri::generate_context!())?;
+        .build(context)?;
 
-    let config_dir = match options.config_dir {
-        Some(dir) => dir,
-        None => app.path().app_config_dir()?,
-    };
     let handle = app.handle().clone();
     let sent = push::StatementsSent::default();
     let emit: watch::Emit = Arc::new(move |snapshot| {
@@ -72,19 +81,35 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, options: Options) -> tauri::Resu
             eprintln!("fleetdeck-desktop: cannot push a snapshot: {e}");
         }
     });
-    let desk = Desk::new(kiosk, RememberedFleet::in_dir(&config_dir), emit);
-    match options.fleet.or_else(|| desk.remembered()) {
-        Some(path) => {
-            if let Err(e) = desk.open(&path) {
-                // Start anyway: the window shows why and offers the chooser.
-                eprintln!("fleetdeck-desktop: {}", e.message);
-                desk.watch_nothing(e.message);
-            }
+    let desk = Desk::new(kiosk, remembered, emit);
+    match first {
+        Ok(watch) => {
+            desk.show(watch);
         }
-        None => desk.watch_nothing("no fleet file: start with --fleet FILE or choose one"),
+        Err(reason) => {
+            // Start anyway: the window shows why and offers the chooser.
+            eprintln!("fleetdeck-desktop: {reason}");
+            desk.watch_nothing(reason);
+        }
     }
     app.manage(desk);
     Ok(app)
+}
+
+/// Stops the watch and waits for the incident store's last writes: for the
+/// event loop's `RunEvent::Exit`.
+pub fn stop_watching<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(desk) = app.try_state::<Desk>() {
+        tauri::async_runtime::block_on(desk.stop());
+    }
+}
+
+/// The app's config directory where Tauri resolves it
+/// (`app.path().app_config_dir()`), wanted before there is an app: the
+/// remembered fleet lives there, and its watch starts before Tauri builds the
+/// app.
+fn app_config_dir(config: &tauri::Config) -> tauri::Result<PathBuf> {
+    dirs::config_dir().map(|dir| dir.join(&config.identifier)).ok_or(tauri::Error::UnknownPath)
 }
 
 /// Opens the one window; in kiosk mode full screen and undecorated.
@@ -105,4 +130,61 @@ pub fn main_window<R: Runtime>(app: &AppHandle<R>, kiosk: bool) -> tauri::Result
         }
     }
     Ok(window)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::Value;
+
+    use super::*;
+
+    /// A CSP as directive → its sources in the order written.
+    type Directives = BTreeMap<String, Vec<String>>;
+
+    /// Pins the window's CSP to the one `fleetdeck serve` sends: the same UI
+    /// under the same policy. (Serve used to read this file with an
+    /// `include_str!` across crates to keep the two equal.)
+    #[test]
+    fn the_window_csp_is_the_one_fleetdeck_serve_sends() {
+        let conf: Value = serde_json::from_str(include_str!("../tauri.conf.json")).expect("tauri.conf.json is JSON");
+        let csp = conf
+            .pointer("/app/security/csp")
+            .and_then(Value::as_object)
+            .expect("app.security.csp, directive by directive");
+        let window: Directives = csp
+            .iter()
+            .map(|(name, sources)| {
+                let sources = match sources {
+                    Value::String(s) => s.split_whitespace().map(str::to_string).collect(),
+                    Value::Array(a) => a.iter().map(|s| s.as_str().expect("sources are strings").to_string()).collect(),
+                    other => panic!("{name}: a source list is a string or an array, not {other}"),
+                };
+                (name.clone(), sources)
+            })
+            .collect();
+        let serve: Vec<(String, Vec<String>)> = fleetdeck_serve::CSP
+            .split(';')
+            .map(|d| {
+                let mut words = d.split_whitespace().map(str::to_string);
+                (words.next().expect("a directive has a name"), words.collect())
+            })
+            .collect();
+        assert_eq!(serve.len(), window.len(), "each directive once in fleetdeck_serve::CSP: {}", fleetdeck_serve::CSP);
+        assert_eq!(
+            serve.into_iter().collect::<Directives>(),
+            window,
+            "tauri.conf.json's CSP and fleetdeck_serve::CSP must be the same policy: change both"
+        );
+    }
+
+    /// The remembered fleet is read before the app exists: from where Tauri
+    /// resolves the config directory once it does, or it would be read from
+    /// one directory and written to another.
+    #[test]
+    fn the_config_dir_is_where_tauri_resolves_it() {
+        let app = tauri::test::mock_app();
+        assert_eq!(app_config_dir(app.config()).unwrap(), app.path().app_config_dir().unwrap());
+    }
 }

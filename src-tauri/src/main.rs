@@ -39,7 +39,11 @@ fn main() -> ExitCode {
     let options = fleetdeck_desktop::Options { fleet: args.fleet, kiosk: args.kiosk, config_dir: None };
     match fleetdeck_desktop::run_app(tauri::Builder::default(), options) {
         Ok(app) => {
-            app.run(|_, _| {});
+            app.run(|app, event| {
+                if let tauri::RunEvent::Exit = event {
+                    fleetdeck_desktop::stop_watching(app);
+                }
+            });
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -54,8 +54,11 @@ pub(crate) async fn access(State(served): State<Arc<Served>>, request: Request, 
     let refuse =
         |message: &str| ApiError(StatusCode::UNAUTHORIZED, UiError::new(ErrorCode::Refused, message)).into_response();
     if request.headers().get("sec-fetch-site").is_some_and(|v| v == "cross-site") {
-        return ApiError(StatusCode::FORBIDDEN, UiError::new(ErrorCode::Refused, "requests from other sites are refused"))
-            .into_response();
+        return ApiError(
+            StatusCode::FORBIDDEN,
+            UiError::new(ErrorCode::Refused, "requests from other sites are refused"),
+        )
+        .into_response();
     }
     let Some(token) = &served.token else {
         if !loopback_host(request.headers()) {
@@ -182,7 +185,10 @@ mod tests {
         assert_eq!(csp, CSP, "HTML carries the CSP");
         let set_cookie = page.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
         assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
-        assert!(set_cookie.starts_with(&format!("fleetdeck_token_{}=", addr.port())), "one cookie per port: {set_cookie}");
+        assert!(
+            set_cookie.starts_with(&format!("fleetdeck_token_{}=", addr.port())),
+            "one cookie per port: {set_cookie}"
+        );
         let cookie = set_cookie.split(';').next().unwrap().to_string();
         let asset =
             http.get(format!("http://{addr}/assets/app.js")).header(header::COOKIE, cookie).send().await.unwrap();

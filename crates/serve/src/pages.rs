@@ -96,8 +96,9 @@ async fn index_from_dir(State(served): State<Arc<Served>>) -> Response {
     let Some(dir) = &served.ui_dir else { return (StatusCode::NOT_FOUND, "not found").into_response() };
     match tokio::fs::read_to_string(dir.join(INDEX)).await {
         Ok(html) => ([(header::CACHE_CONTROL, "no-cache")], Html(html)).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read {}/{INDEX}: {e}", dir.display()))
-            .into_response(),
+        Err(e) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read {}/{INDEX}: {e}", dir.display())).into_response()
+        }
     }
 }
 
@@ -109,7 +110,11 @@ mod tests {
 
     /// The scripts `index.html` loads (`src="./assets/…js"`).
     fn scripts(html: &str) -> Vec<String> {
-        html.split("src=\"").skip(1).filter_map(|s| s.split('"').next()).map(|s| s.trim_start_matches("./").to_string()).collect()
+        html.split("src=\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .map(|s| s.trim_start_matches("./").to_string())
+            .collect()
     }
 
     #[test]
@@ -153,7 +158,10 @@ mod tests {
             let js = http.get(format!("http://{addr}/{script}")).send().await.unwrap();
             assert_eq!(js.status(), StatusCode::OK, "{script}");
             let ct = js.headers()[header::CONTENT_TYPE].to_str().unwrap().to_string();
-            assert!(ct.contains("javascript"), "a module script must be served as JavaScript under nosniff: {script}: {ct}");
+            assert!(
+                ct.contains("javascript"),
+                "a module script must be served as JavaScript under nosniff: {script}: {ct}"
+            );
             assert!(js.headers()[header::CACHE_CONTROL].to_str().unwrap().contains("immutable"), "hashed assets cache");
         }
 

@@ -66,6 +66,13 @@ fn snapshots_are_pushed_and_the_latest_is_kept() {
     let pg0 = latest.nodes.iter().find(|n| n.name == "pg0").expect("pg0 is in the lab");
     assert_eq!(pg0.role, Role::Primary, "the lab's pg0 is its primary");
     assert!(!latest.statements.is_empty(), "latest_snapshot answers whole, statements included");
+    let store = latest.store.path.as_deref().map(PathBuf::from);
+    assert!(
+        store.as_ref().is_some_and(|p| p.starts_with(scratch_data_dir())),
+        "incidents are recorded in $FLEETDECK_DATA_DIR, never in the user's store: {:?} ({:?})",
+        latest.store.path,
+        latest.store.error
+    );
 }
 
 #[test]

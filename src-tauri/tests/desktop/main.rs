@@ -5,10 +5,13 @@
 //! `tests/e2e` drive the real window.
 //!
 //! Needs the lab (`lab/lab up`); any size works, only `pg0` is assumed.
+//! Every app records incidents in a scratch data directory
+//! ([`scratch_data_dir`]), never in the user's store.
 
 mod commands;
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use fleetdeck_desktop::{main_window, run_app, Options, MAIN_WINDOW};
@@ -30,9 +33,22 @@ fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The data directory every app of this test run records incidents in
+/// (`$FLEETDECK_DATA_DIR`), set before the first app starts a watch.
+fn scratch_data_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = scratch_dir("data");
+        // Before any app exists, so before any thread of Tauri's runtime reads the environment.
+        std::env::set_var(fleetdeck_core::store::DATA_DIR_ENV, &dir);
+        dir
+    })
+}
+
 /// The app as `main.rs` builds it, on the mock runtime, and its window (which
 /// the event loop's setup would open; the mock runs no event loop).
 fn app(options: Options) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    scratch_data_dir();
     let kiosk = options.kiosk;
     let app = run_app(mock_builder(), options).expect("the app builds with the real context");
     let window = main_window(app.handle(), kiosk).expect("the main window opens");
