@@ -13,19 +13,36 @@ use serde_json::{json, Value};
 /// the CLI reports, on a loaded 2-core machine.
 const STAGE: Duration = Duration::from_secs(60);
 
-/// A scratch directory of this test process, emptied.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fleetdeck-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch directory of this test process, fresh, deleted when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("fleetdeck-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
 }
 
-/// Runs `fleetdeck` with its local store in this process's scratch directory:
-/// no test writes the store of whoever runs the tests.
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `fleetdeck` for a command that keeps no local store. Its data directory
+/// lies under /dev/null, where nothing can be created: a command that did open
+/// the store would say so instead of writing the store of whoever runs the tests.
 fn fleetdeck(args: &[&str]) -> Output {
-    static DATA: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    fleetdeck_with_data(DATA.get_or_init(|| scratch("data")), args)
+    fleetdeck_with_data(Path::new("/dev/null/fleetdeck-cli-tests"), args)
 }
 
 /// Runs `fleetdeck` with its local store in `data_dir` (`$FLEETDECK_DATA_DIR`).
@@ -81,8 +98,7 @@ fn snapshot_json_has_every_promised_field() {
 
 #[test]
 fn a_bad_fleet_file_exits_2_naming_file_line_and_field() {
-    let dir = std::env::temp_dir().join(format!("fleetdeck-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("bad-fleet");
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, "[[postgres]]\nname = \"a\"\nmonitor = \"host=x password=hunter2\"\n").unwrap();
     let out = fleetdeck(&["snapshot", "--fleet", bad.to_str().unwrap()]);
@@ -207,8 +223,11 @@ fn scrape_keeps_vllm_names_and_unescaped_labels() {
 
 #[test]
 fn watch_redraws_until_its_count() {
-    let out = fleetdeck(&["watch", "--fleet", &fleet_path(), "--count", "2"]);
-    assert!(out.status.success(), "watch exits 0 after its count: {}", String::from_utf8_lossy(&out.stderr));
+    let data = Scratch::new("redraws");
+    let out = fleetdeck_with_data(&data, &["watch", "--fleet", &fleet_path(), "--count", "2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "watch exits 0 after its count: {err}");
+    assert!(!err.contains("not being recorded"), "a writable data directory records incidents: {err}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("FleetDeck — lab").count(), 2, "two screens drawn");
     assert!(text.contains("#1"), "the second refresh is numbered 1");
@@ -260,7 +279,7 @@ fn time(episode: &Value, field: &str) -> chrono::DateTime<chrono::FixedOffset> {
 fn watch_records_one_episode_across_a_restart_and_closes_it_after_clear() {
     let fleet = fleetdeck_lab_tests::fleet();
     let f = fleet_path();
-    let data = scratch("episodes");
+    let data = Scratch::new("episodes");
     assert!(incidents(&data, &f).is_empty(), "a fresh data directory has no episodes");
 
     let incident = IncidentGuard::stage("replica-lag");
@@ -305,7 +324,6 @@ fn watch_records_one_episode_across_a_restart_and_closes_it_after_clear() {
     );
     let last_seen = time(&closed, "last_seen");
     assert!(first_seen <= last_seen && last_seen <= cleared_at, "last seen while it lasted: {closed}");
-    std::fs::remove_dir_all(&data).unwrap();
 }
 
 /// A data directory that cannot be created (its parent is a regular file, which
@@ -315,7 +333,7 @@ fn watch_records_one_episode_across_a_restart_and_closes_it_after_clear() {
 #[test]
 fn an_unusable_data_directory_is_named_and_watch_still_draws() {
     let f = fleet_path();
-    let scratch = scratch("unusable");
+    let scratch = Scratch::new("unusable");
     let blocker = scratch.join("a-file");
     std::fs::write(&blocker, "not a directory").unwrap();
     let data = blocker.join("data");
@@ -333,5 +351,4 @@ fn an_unusable_data_directory_is_named_and_watch_still_draws() {
     assert!(!out.status.success(), "incidents without a store has nothing to list: exit {:?}", out.status.code());
     assert!(err.contains(&path), "incidents names the unusable data directory: {err}");
     assert!(out.stdout.is_empty(), "no partial listing on stdout: {}", String::from_utf8_lossy(&out.stdout));
-    std::fs::remove_dir_all(&scratch).unwrap();
 }
