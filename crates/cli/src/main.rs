@@ -286,8 +286,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Err(code) => return Ok(code),
             };
             let store = Store::open_default().await?;
+            // A --since reaching before the calendar's start means no cut-off.
             let cutoff = since
-                .map(|d| chrono::Utc::now() - chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX))
+                .and_then(|d| chrono::TimeDelta::from_std(d).ok())
+                .and_then(|d| chrono::Utc::now().checked_sub_signed(d))
                 .map(timestamp);
             let episodes = store.episodes(&fleet.name, cutoff.as_deref()).await?;
             if json {

@@ -352,3 +352,19 @@ fn an_unusable_data_directory_is_named_and_watch_still_draws() {
     assert!(err.contains(&path), "incidents names the unusable data directory: {err}");
     assert!(out.stdout.is_empty(), "no partial listing on stdout: {}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// Regression: `--since` far enough in the past overflowed the date
+/// arithmetic and panicked (exit 101) instead of listing everything.
+#[test]
+fn incidents_since_before_the_calendar_lists_everything() {
+    let f = fleet_path();
+    let scratch = Scratch::new("since");
+    let all = fleetdeck_with_data(&scratch, &["incidents", "--fleet", &f, "--json"]);
+    assert!(all.status.success(), "{}", String::from_utf8_lossy(&all.stderr));
+    let out = fleetdeck_with_data(&scratch, &["incidents", "--fleet", &f, "--since", "200000000d", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "no panic: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json(&out), json(&all), "a cut-off before any date keeps every episode");
+    let bad = fleetdeck_with_data(&scratch, &["incidents", "--fleet", &f, "--since", "2 weeks"]);
+    assert_eq!(bad.status.code(), Some(2), "a malformed duration is a usage error");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("2 weeks"), "and names what was wrong");
+}

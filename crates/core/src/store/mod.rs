@@ -144,7 +144,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(FILE_NAME);
         std::fs::write(&path, vec![0x5a; 8192]).unwrap();
-        let err = Store::open(&path).await.err().expect("garbage is not a store");
+        let Err(err) = Store::open(&path).await else { panic!("garbage is not a store") };
         let text = err.to_string();
         assert!(text.contains(&path.display().to_string()), "the error names the file: {text}");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -156,7 +156,7 @@ mod tests {
         let blocker = std::env::temp_dir().join(format!("fleetdeck-store-blocker-{}", std::process::id()));
         std::fs::write(&blocker, b"not a directory").unwrap();
         let path = blocker.join(FILE_NAME);
-        let err = Store::open(&path).await.err().expect("no store under a file");
+        let Err(err) = Store::open(&path).await else { panic!("no store under a file") };
         assert!(err.to_string().contains(&path.display().to_string()), "{err}");
         std::fs::remove_file(&blocker).unwrap();
     }

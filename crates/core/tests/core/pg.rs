@@ -80,7 +80,7 @@ async fn a_wrong_password_is_an_authentication_failure_with_class_28() {
     std::fs::write(&passfile, "*:*:*:*:certainly-not-the-password\n").unwrap();
     std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
     let info = ConnInfo { passfile: Some(passfile), ..monitor.clone() };
-    let e = pg::connect(&info, "fleetdeck-test", T).await.err().expect("a wrong password is refused");
+    let Err(e) = pg::connect(&info, "fleetdeck-test", T).await else { panic!("a wrong password must be refused") };
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(e.phase, Phase::Auth, "{e:?}");
     assert!(e.sqlstate().is_some_and(|c| c.starts_with("28")), "{e:?}");
@@ -89,7 +89,7 @@ async fn a_wrong_password_is_an_authentication_failure_with_class_28() {
 #[tokio::test]
 async fn a_closed_port_fails_in_the_connect_phase_without_a_sqlstate() {
     let info: ConnInfo = "host=127.0.0.1 port=1 dbname=x user=x sslmode=disable".parse().unwrap();
-    let e = pg::connect(&info, "fleetdeck-test", T).await.err().expect("nothing listens on port 1");
+    let Err(e) = pg::connect(&info, "fleetdeck-test", T).await else { panic!("nothing listens on port 1") };
     assert_eq!((e.phase, &e.cause), (Phase::Connect, &Cause::Client), "{e:?}");
     assert!(e.to_string().contains("127.0.0.1:1"), "the address is named: {e}");
 }

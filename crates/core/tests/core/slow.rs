@@ -36,7 +36,7 @@ async fn refresh_until(engine: &mut Engine, what: &str, done: impl Fn(&Snapshot)
             s.seq,
             s.refresh_ms
         );
-        assert!(s.nodes.iter().all(|n| n.reachable), "the database side stays readable: {:?}", s.nodes.iter().map(|n| &n.error).collect::<Vec<_>>());
+        assert!(s.nodes.iter().any(|n| n.reachable), "the database side is still being read: {:?}", s.nodes.iter().map(|n| &n.error).collect::<Vec<_>>());
         if done(&s) {
             return s;
         }
