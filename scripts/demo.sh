@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 ensure_packages "${BUILD_PACKAGES[@]}"
 lab/lab up "$@"
-step "build: the UI, then the desktop app that embeds it and the CLI"
+step "build: the UI, then the desktop app and the CLI, which both compile it in"
 (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build >/dev/null)
 cargo build -q -p fleetdeck-desktop -p fleetdeck-cli
 fleet=$(lab/lab fleet)

@@ -1,13 +1,25 @@
 // `fleetdeck serve` end to end: Chromium (headless, playwright-core) on the
 // served UI, watching the running lab through Server-Sent Events.
 // Run: xvfb-run -a node --test serve.test.mjs
+//
+// No fixed sleeps: every step waits for what it asserts, with a timeout.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fleetPath, waitFor } from './lib/lab.mjs';
+import { cliBinary } from './lib/binaries.mjs';
+import { fleetPath, repo, waitFor } from './lib/lab.mjs';
+import { freePort, portOpen } from './lib/ports.mjs';
 import { artifacts } from './lib/screenshot.mjs';
 import { engineSnapshot, launchChromium, startServe } from './lib/serve.mjs';
 import { drawnSeq, gotoView } from './lib/views.mjs';
+
+// Every fleetdeck serve started here (they inherit this environment) records
+// incident episodes in a scratch store, never in the user's.
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetdeck-e2e-data-'));
+process.env.FLEETDECK_DATA_DIR = dataDir;
 
 const fleet = fleetPath();
 let serve;
@@ -39,8 +51,18 @@ after(async () => {
     await browser?.close();
   } finally {
     serve?.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+/** Resolves once the page has drawn a snapshot newer than the one it shows now (the engine refreshes every second). */
+async function nextSnapshotDrawn(where) {
+  const seq = await drawnSeq(ui);
+  await waitFor(`a new snapshot drawn in ${where} (after #${seq})`, async () => {
+    const now = await drawnSeq(ui);
+    return now !== null && (seq === null || now > seq);
+  }, { timeout: 20_000 });
+}
 
 test('the overview shows the primary and every replica, each under its discovered upstream', async () => {
   const truth = engineSnapshot(fleet);
@@ -59,7 +81,8 @@ test('the overview shows the primary and every replica, each under its discovere
 test('every view renders (screenshots in artifacts/)', async () => {
   for (const view of ['overview', 'topology', 'pools', 'queries', 'cache', 'ai']) {
     await gotoView(ui, view);
-    await new Promise((r) => setTimeout(r, 1500));
+    // The view drawn with a snapshot that arrived after it opened.
+    await nextSnapshotDrawn(`the ${view} view`);
     await page.screenshot({ path: path.join(artifacts, `serve-view-${view}.png`) });
   }
   await gotoView(ui, 'ai');
@@ -103,5 +126,44 @@ test('bound off loopback, it prints a token and refuses every request without it
     assert.equal(authorised.status, 200, 'the bearer header works too');
   } finally {
     open.close();
+  }
+});
+
+// Regression: serve looked for ui/dist above its executable and above the
+// current directory, so started anywhere else (an on-call laptop, a war-room
+// box, a copied binary) it answered "the web UI is not built". The UI is now
+// compiled into the binary.
+test('started outside the repository, it serves the UI built into it', async () => {
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetdeck-e2e-cwd-'));
+  assert.ok(path.relative(repo, cwd).startsWith('..'), `${cwd} is outside the repository`);
+  const port = await freePort();
+  const child = spawn(cliBinary(), ['serve', '--fleet', fleet, '--bind', `127.0.0.1:${port}`], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (out += c));
+  try {
+    await portOpen(port).catch((e) => {
+      throw new Error(`${e.message}\nfleetdeck serve said:\n${out}`);
+    });
+    const base = `http://127.0.0.1:${port}/`;
+    const index = await fetch(base);
+    assert.equal(index.status, 200, `the page, not "the web UI is not built" (serve said: ${out})`);
+    assert.match(index.headers.get('content-type') ?? '', /^text\/html/);
+    const html = await index.text();
+    const scripts = [...html.matchAll(/<script[^>]*\ssrc="([^"]+\.js)"/g)].map((m) => m[1]);
+    assert.ok(scripts.length > 0, `index.html loads a script: ${html}`);
+    for (const src of scripts) {
+      const js = await fetch(new URL(src, base));
+      assert.equal(js.status, 200, `${src} is served`);
+      assert.match(js.headers.get('content-type') ?? '', /javascript/, `${src} as JavaScript (a module script is refused otherwise)`);
+      assert.ok((await js.text()).length > 0, `${src} has content`);
+    }
+    assert.match(out, /UI built in/, `serve says where the UI comes from: ${out}`);
+  } finally {
+    child.kill('SIGTERM');
+    fs.rmSync(cwd, { recursive: true, force: true });
   }
 });

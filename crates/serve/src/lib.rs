@@ -1,7 +1,7 @@
 //! `fleetdeck serve`: the console for browsers (war-room TVs, teammates),
-//! read-only. It serves the desktop's web UI, built into the binary
-//! ([`pages`]), and the API that UI reads when it is not inside Tauri
-//! ([`api`]):
+//! read-only. It serves the desktop's web UI, built into the binary (module
+//! `pages`), and the API that UI reads when it is not inside Tauri (module
+//! `api`):
 //!
 //! | request | answer |
 //! | --- | --- |
@@ -20,7 +20,7 @@
 //! channel: a hundred open browsers cost a hundred socket writes, not a
 //! hundred fleets of probes.
 //!
-//! Who may ask is decided in [`access`]: loopback without a token (with a
+//! Who may ask is decided in module `access`: loopback without a token (with a
 //! DNS-rebinding guard), anything else with a random token printed at start;
 //! a request another site's page makes is refused either way. Every answer
 //! carries [`CSP`], the desktop window's policy.

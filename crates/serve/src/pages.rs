@@ -16,7 +16,8 @@
 //!
 //! The UI is one page: a path it does not have gets `index.html`, except a
 //! path that names a file (`/assets/gone.js`), which gets 404 rather than
-//! HTML that would fail later as a script.
+//! HTML that would fail later as a script, and `/favicon.ico`, which browsers
+//! ask for on their own: the UI has none, and the answer is 204.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -57,6 +58,12 @@ async fn built_in(uri: Uri, headers: HeaderMap) -> Response {
     };
     match Dist::get(path) {
         Some(file) => answer(path, file, &headers),
+        // Browsers ask for an icon the UI does not have and report a 404 as
+        // a page error; nothing is an answer too.
+        None if path == "favicon.ico" => {
+            ([(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"))], StatusCode::NO_CONTENT)
+                .into_response()
+        }
         None if names_a_file(path) => (StatusCode::NOT_FOUND, "not found").into_response(),
         None => match Dist::get(INDEX) {
             Some(file) => answer(INDEX, file, &headers),
@@ -170,6 +177,8 @@ mod tests {
         assert_eq!(view.text().await.unwrap(), html, "a path the UI does not have gets the page");
         let gone = http.get(format!("http://{addr}/assets/gone-0000.js")).send().await.unwrap();
         assert_eq!(gone.status(), StatusCode::NOT_FOUND, "a missing script is a 404, not HTML");
+        let icon = http.get(format!("http://{addr}/favicon.ico")).send().await.unwrap();
+        assert_eq!(icon.status(), StatusCode::NO_CONTENT, "no icon, and no 404 in the browser's console either");
         let post = http.post(format!("http://{addr}/")).send().await.unwrap();
         assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED, "pages are GET only");
     }
