@@ -1,4 +1,5 @@
-//! Parser for the Prometheus text exposition format, version 0.0.4.
+//! Parser for the Prometheus text exposition format, version 0.0.4, with the
+//! Prometheus 3 quoted-name extension.
 //!
 //! FleetDeck scrapes vLLM-style inference servers directly. Their metric
 //! names carry a `:` namespace (`vllm:num_requests_running`) and some label
@@ -9,14 +10,20 @@
 //! the replacement it can trust:
 //!
 //! * every name matching `[a-zA-Z_:][a-zA-Z0-9_:]*` is kept, exactly as
-//!   exposed;
+//!   exposed, and so is every quoted Prometheus 3 UTF-8 name
+//!   (`{"http.server.duration",code="200"} 1`), dots and all;
 //! * label values are unescaped (`\\`, `\"`, `\n`) and may contain commas,
 //!   `=`, braces and any Unicode;
 //! * a line that cannot be parsed is never dropped silently: it is reported
 //!   in [`Exposition::errors`] with its line number, and parsing goes on with
 //!   the next line;
+//! * so is a line that parses but contradicts the rest of the exposition,
+//!   where Prometheus would refuse it: a negative bucket or count in a
+//!   declared histogram, a `__name__` label, a `# TYPE` after its family's
+//!   samples (see [`parse`] for the full list);
 //! * the scanner is hand-written and works on bytes; apart from the owned
-//!   strings it returns it allocates nothing per sample.
+//!   strings it returns, and one set entry per distinct series name, it
+//!   allocates nothing per sample.
 //!
 //! ```
 //! let text = "# TYPE vllm:num_requests_running gauge\n\

@@ -1,8 +1,11 @@
 //! Integration tests for `fleetdeck-exposition`, one binary for the crate.
 
+mod bare_metadata;
+mod consistency;
 mod histograms;
 mod malformed;
 mod properties;
+mod quoted_names;
 mod regression;
 mod syntax;
 mod vllm;

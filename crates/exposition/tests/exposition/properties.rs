@@ -1,5 +1,6 @@
-//! Property tests: rendering random families and parsing them back is the
-//! identity, and no input makes the parser panic.
+//! Property tests: rendering random families (classic or quoted UTF-8
+//! names) and parsing them back is the identity, and no input makes the
+//! parser panic.
 
 use std::fmt::Write;
 
@@ -28,20 +29,65 @@ struct GeneratedFamily {
 struct Layout {
     crlf: bool,
     padded: bool,
+    /// Quote every name, even those that need no quotes.
+    quote_all: bool,
 }
 
+/// A classic name (rendered bare) or, now and then, any Unicode name
+/// (rendered quoted, as Prometheus 3 does).
 fn metric_name() -> impl Strategy<Value = String> {
-    "[a-zA-Z_:][a-zA-Z0-9_:]{0,24}"
+    prop_oneof![
+        3 => "[a-zA-Z_:][a-zA-Z0-9_:]{0,24}",
+        1 => any_name(),
+    ]
 }
 
+/// Like [`metric_name`], without `__name__`, which is reserved.
 fn label_name() -> impl Strategy<Value = String> {
-    "[a-zA-Z_][a-zA-Z0-9_]{0,12}"
+    prop_oneof![
+        3 => "[a-zA-Z_][a-zA-Z0-9_]{0,12}",
+        1 => any_name(),
+    ]
+    .prop_filter("__name__ is the metric name, not a label", |name| {
+        name != "__name__"
+    })
+}
+
+/// A non-empty name of any characters, weighted like [`text`].
+fn any_name() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop_oneof![tricky_char(), any::<char>()], 1..16)
+        .prop_map(|chars| chars.into_iter().collect())
+}
+
+/// Whether `name` can be written without quotes, as a metric name
+/// (`colon`) or a label name.
+fn is_bare(name: &str, colon: bool) -> bool {
+    let ok = |c: char, first: bool| {
+        c.is_ascii_alphabetic() || c == '_' || (colon && c == ':') || (!first && c.is_ascii_digit())
+    };
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| ok(c, true)) && chars.all(|c| ok(c, false))
+}
+
+/// `name` as written in the text: bare when it can be (and `quote_all` is
+/// off), quoted and escaped like a label value otherwise.
+fn render_name(name: &str, colon: bool, quote_all: bool) -> String {
+    if is_bare(name, colon) && !quote_all {
+        name.to_owned()
+    } else {
+        format!("\"{}\"", escape_label_value(name))
+    }
 }
 
 /// Any Unicode, weighted towards the characters that need escaping or that
 /// naive parsers split on.
 fn text() -> impl Strategy<Value = String> {
-    let tricky = prop_oneof![
+    prop::collection::vec(prop_oneof![tricky_char(), any::<char>()], 0..24)
+        .prop_map(|chars| chars.into_iter().collect())
+}
+
+fn tricky_char() -> impl Strategy<Value = char> {
+    prop_oneof![
         Just('\\'),
         Just('"'),
         Just('\n'),
@@ -53,9 +99,8 @@ fn text() -> impl Strategy<Value = String> {
         Just('\t'),
         Just('\r'),
         Just('#'),
-    ];
-    prop::collection::vec(prop_oneof![tricky, any::<char>()], 0..24)
-        .prop_map(|chars| chars.into_iter().collect())
+        Just('.'),
+    ]
 }
 
 fn value() -> impl Strategy<Value = f64> {
@@ -116,10 +161,21 @@ fn family() -> impl Strategy<Value = GeneratedFamily> {
         })
 }
 
+/// Families with distinct names. Names are also kept apart once a
+/// `_bucket`, `_sum`, `_count` or `_total` suffix is cut: `a` and `a_sum`
+/// could be one family, and then `a_sum`'s samples before `# TYPE a
+/// summary` would rightly be an error, or a negative `a_count` under
+/// `# TYPE a histogram` would.
 fn families() -> impl Strategy<Value = Vec<GeneratedFamily>> {
     prop::collection::vec(family(), 0..8).prop_map(|mut families| {
         let mut seen = std::collections::HashSet::new();
-        families.retain(|family| seen.insert(family.name.clone()));
+        families.retain(|family| {
+            let base = ["_bucket", "_sum", "_count", "_total"]
+                .iter()
+                .find_map(|suffix| family.name.strip_suffix(suffix))
+                .unwrap_or(&family.name);
+            seen.insert(base.to_owned())
+        });
         families
     })
 }
@@ -152,30 +208,34 @@ fn render(families: &[GeneratedFamily], layout: Layout) -> String {
     let pad = if layout.padded { " \t " } else { "" };
     let mut out = String::new();
     for family in families {
+        let name = render_name(&family.name, true, layout.quote_all);
+        let quoted = name.starts_with('"');
         if let Some(help) = &family.help {
-            write!(
-                out,
-                "{pad}# HELP {pad}{} {}{eol}",
-                family.name,
-                escape_help(help)
-            )
-            .unwrap();
+            write!(out, "{pad}# HELP {pad}{name} {}{eol}", escape_help(help)).unwrap();
         }
         write!(
             out,
-            "#{pad} TYPE {} {pad}{}{pad}{eol}",
-            family.name, family.metric_type
+            "#{pad} TYPE {name} {pad}{}{pad}{eol}",
+            family.metric_type
         )
         .unwrap();
         for series in &family.series {
-            write!(out, "{pad}{}", family.name).unwrap();
-            if !series.labels.is_empty() || layout.padded {
-                out.push_str(pad);
-                out.push('{');
-                for (name, value) in &series.labels {
+            // A quoted metric name goes inside the braces, first here.
+            if quoted {
+                write!(out, "{pad}{{{pad}{name}{pad},").unwrap();
+            } else {
+                write!(out, "{pad}{name}").unwrap();
+            }
+            if !series.labels.is_empty() || layout.padded || quoted {
+                if !quoted {
+                    out.push_str(pad);
+                    out.push('{');
+                }
+                for (label, value) in &series.labels {
                     write!(
                         out,
-                        "{pad}{name}{pad}={pad}\"{}\"{pad},",
+                        "{pad}{}{pad}={pad}\"{}\"{pad},",
+                        render_name(label, false, layout.quote_all),
                         escape_label_value(value)
                     )
                     .unwrap();
@@ -203,8 +263,9 @@ proptest! {
         families in families(),
         crlf in any::<bool>(),
         padded in any::<bool>(),
+        quote_all in any::<bool>(),
     ) {
-        let text = render(&families, Layout { crlf, padded });
+        let text = render(&families, Layout { crlf, padded, quote_all });
         let exposition = parse(&text);
         prop_assert!(
             exposition.errors.is_empty(),
@@ -229,7 +290,7 @@ proptest! {
             .collect();
         prop_assert_eq!(exposition.samples.len(), expected.len(), "one sample per rendered series");
         for (sample, (name, series)) in exposition.samples.iter().zip(expected) {
-            prop_assert_eq!(&sample.name, name, "names round-trip, `:` included");
+            prop_assert_eq!(&sample.name, name, "names round-trip, `:` and quoted ones included");
             prop_assert_eq!(&sample.labels, &series.labels, "labels round-trip in order, unescaped");
             prop_assert!(
                 same_f64(sample.value, series.value),
@@ -250,6 +311,52 @@ proptest! {
             for error in &exposition.errors {
                 prop_assert!(error.line >= 1, "line numbers are 1-based");
             }
+        }
+    }
+
+    #[test]
+    fn declared_histograms_never_keep_a_negative_bucket_or_count(
+        buckets in prop::collection::vec(value(), 1..12),
+        sum in value(),
+        count in value(),
+    ) {
+        let mut text = "# TYPE h histogram\n".to_owned();
+        for (index, bucket) in buckets.iter().enumerate() {
+            writeln!(text, "h_bucket{{le=\"{index}\"}} {}", render_value(*bucket)).unwrap();
+        }
+        writeln!(text, "h_sum {}", render_value(sum)).unwrap();
+        writeln!(text, "h_count {}", render_value(count)).unwrap();
+        let exposition = parse(&text);
+
+        // Line 1 is the TYPE; then the buckets, the sum and the count.
+        let negative: Vec<usize> = buckets
+            .iter()
+            .chain([&sum, &count])
+            .enumerate()
+            .filter(|&(index, &value)| value < 0.0 && index != buckets.len())
+            .map(|(index, _)| index + 2)
+            .collect();
+        let reported: Vec<usize> = exposition.errors.iter().map(|error| error.line).collect();
+        prop_assert_eq!(
+            reported,
+            negative,
+            "exactly the negative buckets and count are reported, on their lines; the sum may be negative"
+        );
+        prop_assert_eq!(
+            exposition.samples.len(),
+            buckets.len() + 2 - exposition.errors.len(),
+            "every other sample is kept"
+        );
+        for histogram in histograms(&exposition) {
+            prop_assert!(
+                histogram
+                    .buckets
+                    .iter()
+                    .all(|bucket| bucket.count.is_nan() || bucket.count >= 0.0)
+                    && !histogram.count.is_some_and(|count| count < 0.0),
+                "no negative count reaches a histogram: {:?}",
+                histogram
+            );
         }
     }
 
