@@ -50,6 +50,47 @@ export function tick(base: Snapshot, i: number): Snapshot {
   return s;
 }
 
+/**
+ * `base` with its Prometheus reading as the engine's slow source leaves it
+ * (crates/core/src/slow.rs): read `ageSeconds` before `taken_at`, or never
+ * (`null`: the engine's `Ai::default()`, every value null, no alerts or
+ * targets), with `errors` as its `ai.errors` (`prometheus: …` while the
+ * read fails or is overdue, `alerts: …` when only that part failed).
+ */
+export function withPrometheusReading(base: Snapshot, opts: { ageSeconds: number | null; errors?: string[] }): Snapshot {
+  const s = structuredClone(base);
+  if (opts.ageSeconds === null) {
+    s.ai = {
+      available: false,
+      errors: [],
+      generation_tokens_per_second: null,
+      prompt_tokens_per_second: null,
+      requests_running: null,
+      requests_waiting: null,
+      ttft_p50_seconds: null,
+      ttft_p99_seconds: null,
+      e2e_p99_seconds: null,
+      success_per_second: null,
+      kv_cache_usage: null,
+      moderation_per_second: {},
+      moderation_p99_seconds: null,
+      read_at: null,
+      age_seconds: null,
+    };
+    s.alerts = [];
+    s.targets = [];
+  } else {
+    s.ai = {
+      ...s.ai,
+      errors: [],
+      read_at: new Date(Date.parse(s.taken_at) - opts.ageSeconds * 1000).toISOString(),
+      age_seconds: opts.ageSeconds,
+    };
+  }
+  s.ai.errors.push(...(opts.errors ?? []));
+  return s;
+}
+
 export const FLEET_INFO: FleetInfo = {
   name: 'lab',
   path: '/var/tmp/fleetdeck-lab/fleet.toml',

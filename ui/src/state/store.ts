@@ -16,6 +16,7 @@ import { NotificationGate } from './notifications';
 import { PerfRecorder } from './perf';
 import { anomaliesByNode, DEFAULT_CONNECTIONS_NEAR_MAX_RATIO, healthBySubject, splitBrain, type Health } from '../lib/health';
 import type { Anomaly } from '../generated/Anomaly';
+import { prometheusReading, type ReadingStatus } from '../lib/reading';
 
 export type ViewName = 'overview' | 'topology' | 'pools' | 'queries' | 'cache' | 'ai';
 
@@ -193,6 +194,16 @@ export function createStore(source: DataSource, opts: StoreOptions = {}) {
     if (fi.kiosk) ui.kiosk = true;
   }
 
+  /**
+   * What to say about the latest snapshot's Prometheus reading: its age once
+   * stale, the error while failing, "waiting for Prometheus" before the first
+   * (`part`: `alerts` or an AI panel key, whose own errors count too).
+   */
+  function prometheus(part?: string): ReadingStatus {
+    const s = snapshot.value;
+    return prometheusReading(s?.ai, { intervalMs: info.value?.interval_ms, configured: info.value?.prometheus ?? null, takenAt: s?.taken_at, part });
+  }
+
   function stop(): void {
     for (const u of unsubs.splice(0)) u();
   }
@@ -220,6 +231,7 @@ export function createStore(source: DataSource, opts: StoreOptions = {}) {
     canAct,
     readOnly,
     nearMaxRatio,
+    prometheus,
     now,
     ingest,
     backfill,
