@@ -7,31 +7,42 @@
 // No fixed sleeps: every step waits for what it asserts (a drawn snapshot,
 // an attribute), with a timeout.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startDesktop } from './lib/desktop.mjs';
 import { clearIncidents, fleetPath, incident, waitFor } from './lib/lab.mjs';
 import { screenshotDisplay as grab } from './lib/screenshot.mjs';
 import { engineSnapshot } from './lib/serve.mjs';
+import { storedEpisodes } from './lib/store.mjs';
 import { drawnSeq, gotoView, palette } from './lib/views.mjs';
 
 const fleet = fleetPath();
+// One incident store for every app this file starts, so that a restarted app
+// finds the episodes the one before it recorded; never the user's store.
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetdeck-e2e-data-'));
 let desktop;
 /** The adapter lib/views.mjs expects, over the WebDriver session. */
 let ui;
 
-before(async () => {
-  desktop = await startDesktop(['--fleet', fleet]);
+/** Starts the app on the lab (a new process, its own scratch config home, the file's store) and waits for its first drawn snapshot. */
+async function launch() {
+  desktop = await startDesktop(['--fleet', fleet], { env: { FLEETDECK_DATA_DIR: dataDir } });
   const s = desktop.session;
   ui = {
     find: (css) => s.find(css),
     attr: (el, name) => s.attribute(el, name),
+    text: (el) => s.text(el),
     click: (el) => s.click(el),
     type: (el, text) => s.type(el, text),
     keys: (k) => s.keys(k === '\n' ? '\uE007' : k),
     waitFor: (what, check, opts) => waitFor(what, check, opts),
   };
   await waitFor('the first snapshot drawn', async () => (await drawnSeq(ui)) !== null, { timeout: 60_000 });
-});
+}
+
+before(launch);
 
 /** Resolves once the page has drawn a snapshot newer than the one it shows now (the engine refreshes every second). */
 async function nextSnapshotDrawn(where) {
@@ -49,7 +60,11 @@ async function screenshotDisplay(name) {
 }
 
 after(async () => {
-  await desktop?.close();
+  try {
+    await desktop?.close();
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
 });
 
 test('the overview shows the primary and every replica, each under its discovered upstream', async () => {
@@ -145,4 +160,79 @@ test("a query's plan renders in the Queries view", async () => {
   // PEV2 draws its own tree inside the plan panel.
   await waitFor('a PEV2 plan', () => ui.find('[data-testid=plan] .plan-node'), { timeout: 30_000 });
   await screenshotDisplay('desktop-queries-plan');
+});
+
+/** Seconds on the incident clock's face ("00:01:07", "1d 02:00:00"). */
+function clockSeconds(text) {
+  const m = /(?:(\d+)d )?(\d+):(\d\d):(\d\d)/.exec(text);
+  assert.ok(m, `the incident clock shows a time: ${JSON.stringify(text)}`);
+  return Number(m[1] ?? 0) * 86400 + Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]);
+}
+
+/** The running incident clock's face, in seconds (null while it is not running). */
+async function clockFace() {
+  const face = await ui.find('[data-testid=incident-clock][data-active=true] .time');
+  return face && clockSeconds(await ui.text(face));
+}
+
+/** How long the clock runs before the restart: longer than a restart takes, so a clock that restarted with the app would show less. */
+const CLOCK_BEFORE_RESTART_S = 5;
+
+// Last: it replaces the app every other test uses.
+test("restarting the app during an incident keeps the incident clock's start (the engine adopts the open episode from the store)", async (t) => {
+  // The anomaly rows are on the overview (a restarted app opens on it).
+  await gotoView(ui, 'overview');
+  try {
+    incident('replica-lag');
+    const first = await waitFor(
+      'a replay anomaly about pg2 with its start',
+      async () => {
+        const el = await ui.find(PG2_LAG_ANOMALY);
+        return el && (await ui.attr(el, 'data-since')) ? el : null;
+      },
+      { timeout: 45_000 },
+    );
+    const kind = await ui.attr(first, 'data-kind');
+    const subject = await ui.attr(first, 'data-subject');
+    const since = await ui.attr(first, 'data-since');
+    const clock = await waitFor('the incident clock running', () => ui.find('[data-testid=incident-clock][data-active=true]'));
+    const clockSince = await ui.attr(clock, 'data-since');
+    assert.ok(Date.parse(clockSince) <= Date.parse(since), `the clock (${clockSince}) starts no later than the anomaly (${since})`);
+    const shownBefore = await waitFor(`the incident clock past ${CLOCK_BEFORE_RESTART_S} s`, async () => {
+      const s = await clockFace();
+      return s !== null && s >= CLOCK_BEFORE_RESTART_S ? s : null;
+    });
+    // What the next app adopts: the episode written, still open, with this start.
+    const episode = await waitFor(`the open ${kind} episode of ${since} in the store`, () =>
+      storedEpisodes(fleet, dataDir).find((e) => e.kind === kind && e.cleared_at === null && Date.parse(e.first_seen) === Date.parse(since)),
+    );
+
+    await desktop.close();
+    desktop = null;
+    await launch();
+
+    const row = `[data-testid=anomaly][data-kind=${kind}][data-subject="${subject}"]`;
+    const again = await waitFor(`the ${kind} anomaly about ${subject} drawn by the restarted app`, () => ui.find(row), { timeout: 60_000 });
+    assert.equal(
+      await ui.attr(again, 'data-since'),
+      since,
+      `the restarted app shows the episode's start from before the restart (stored first_seen ${episode.first_seen}), not its own start`,
+    );
+    const clockAfter = await waitFor('the incident clock running in the restarted app', () => ui.find('[data-testid=incident-clock][data-active=true]'));
+    const clockSinceAfter = await ui.attr(clockAfter, 'data-since');
+    assert.ok(Date.parse(clockSinceAfter) <= Date.parse(since), `the clock (${clockSinceAfter}) still starts no later than the anomaly (${since})`);
+    // The face ticks every second from the start: it shows at least the time
+    // since the anomaly began, give or take its one-second tick, and so more
+    // than it showed before the restart (a clock restarted with the app
+    // would start again near zero).
+    const elapsed = Math.floor((Date.now() - Date.parse(since)) / 1000);
+    const shown = await waitFor('the restarted clock face', clockFace);
+    t.diagnostic(`episode since ${since}; clock ${shownBefore} s before the restart, ${shown} s after (${elapsed} s elapsed)`);
+    assert.ok(shown >= shownBefore, `the clock shows ${shown} s after the restart, not less than the ${shownBefore} s it showed before`);
+    assert.ok(shown >= elapsed - 2, `the clock shows ${shown} s, at least the ${elapsed} s since the anomaly began at ${since}`);
+    await screenshotDisplay('desktop-restart-incident-clock');
+  } finally {
+    clearIncidents();
+  }
+  await waitFor('edge-pg0-pg2 healthy again', () => ui.find('[data-testid=edge-pg0-pg2][data-healthy=true]'), { timeout: 60_000 });
 });

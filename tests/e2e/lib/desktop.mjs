@@ -18,7 +18,9 @@ function tauriDriverPath() {
  * Starts tauri-driver and a session running the desktop app with `args`
  * (and `env` added to its environment). Unless `env` names one, the app gets
  * a scratch XDG_CONFIG_HOME, so it never remembers the lab's fleet in place
- * of the user's.
+ * of the user's, and a scratch FLEETDECK_DATA_DIR, so the lab's incidents are
+ * never recorded in the user's store. A test that restarts the app on one
+ * store passes the same FLEETDECK_DATA_DIR to each start (and removes it).
  * Returns { session, driverLog, close() }; close() ends the session (which
  * ends the app) and stops the tauri-driver this call started, with
  * everything it started.
@@ -28,12 +30,18 @@ export async function startDesktop(args, { env = {} } = {}) {
   const port = await freePort();
   const nativePort = await freePort();
   const scratch = env.XDG_CONFIG_HOME ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'fleetdeck-e2e-config-'));
+  const scratchData = env.FLEETDECK_DATA_DIR ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'fleetdeck-e2e-data-'));
   const driver = spawn(tauriDriverPath(), ['--port', String(port), '--native-port', String(nativePort)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group: WebKitWebDriver and the app go with it.
     detached: true,
     // The app inherits tauri-driver's environment (through WebKitWebDriver).
-    env: { ...process.env, ...(scratch ? { XDG_CONFIG_HOME: scratch } : {}), ...env },
+    env: {
+      ...process.env,
+      ...(scratch ? { XDG_CONFIG_HOME: scratch } : {}),
+      ...(scratchData ? { FLEETDECK_DATA_DIR: scratchData } : {}),
+      ...env,
+    },
   });
   const log = [];
   const keep = (chunk) => {
@@ -50,7 +58,7 @@ export async function startDesktop(args, { env = {} } = {}) {
     } catch {
       /* already gone */
     }
-    if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+    for (const dir of [scratch, scratchData]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
     // tauri-driver answers on its port before WebKitWebDriver listens on the
