@@ -53,12 +53,10 @@ impl std::fmt::Display for Phase {
 /// What went wrong, beyond the phase.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cause {
-    /// The server answered with an error (its SQLSTATE and severity).
+    /// The server answered with an error (its SQLSTATE; the severity is in the message).
     Server {
         /// Five-character SQLSTATE, e.g. `55P03`.
         sqlstate: String,
-        /// `ERROR`, `FATAL`, `PANIC`.
-        severity: String,
     },
     /// No answer within the time allowed.
     Timeout(Duration),
@@ -153,8 +151,7 @@ impl PgError {
             Some(db) => {
                 let sqlstate = db.code().code().to_string();
                 let phase = if phase == Phase::Connect && sqlstate.starts_with("28") { Phase::Auth } else { phase };
-                let cause = Cause::Server { sqlstate, severity: db.severity().to_string() };
-                (cause, phase, db.message().to_string())
+                (Cause::Server { sqlstate }, phase, format!("{}: {}", db.severity(), db.message()))
             }
             None if e.is_closed() => (Cause::Closed, phase, error_text(e)),
             None => (Cause::Client, phase, error_text(e)),
