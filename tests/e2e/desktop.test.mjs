@@ -16,7 +16,7 @@ import { clearIncidents, fleetPath, incident, waitFor } from './lib/lab.mjs';
 import { screenshotDisplay as grab } from './lib/screenshot.mjs';
 import { engineSnapshot } from './lib/serve.mjs';
 import { storedEpisodes } from './lib/store.mjs';
-import { drawnSeq, gotoView, palette } from './lib/views.mjs';
+import { drawnSeq, nextSnapshotDrawn, gotoView, palette } from './lib/views.mjs';
 
 const fleet = fleetPath();
 // One incident store for every app this file starts, so that a restarted app
@@ -43,15 +43,6 @@ async function launch() {
 }
 
 before(launch);
-
-/** Resolves once the page has drawn a snapshot newer than the one it shows now (the engine refreshes every second). */
-async function nextSnapshotDrawn(where) {
-  const seq = await drawnSeq(ui);
-  await waitFor(`a new snapshot drawn in ${where} (after #${seq})`, async () => {
-    const now = await drawnSeq(ui);
-    return now !== null && (seq === null || now > seq);
-  }, { timeout: 20_000 });
-}
 
 /** The window as it is now, in artifacts/NAME.png. */
 async function screenshotDisplay(name) {
@@ -131,7 +122,7 @@ test('every view renders (screenshots in artifacts/)', async () => {
   for (const view of ['overview', 'topology', 'pools', 'queries', 'cache', 'ai']) {
     await gotoView(ui, view);
     // Charts fill in from the snapshots drawn after the switch: wait for one.
-    await nextSnapshotDrawn(`the ${view} view`);
+    await nextSnapshotDrawn(ui, `the ${view} view`);
     await screenshotDisplay(`desktop-view-${view}`);
   }
   // Regression: under LANG=C.UTF-8 WebKitGTK reported navigator.language "C",

@@ -14,7 +14,7 @@ import { fleetPath, repo, waitFor } from './lib/lab.mjs';
 import { freePort, portOpen } from './lib/ports.mjs';
 import { artifacts } from './lib/screenshot.mjs';
 import { engineSnapshot, launchChromium, startServe } from './lib/serve.mjs';
-import { drawnSeq, gotoView } from './lib/views.mjs';
+import { drawnSeq, nextSnapshotDrawn, gotoView } from './lib/views.mjs';
 
 // Every fleetdeck serve started here (they inherit this environment) records
 // incident episodes in a scratch store, never in the user's.
@@ -55,15 +55,6 @@ after(async () => {
   }
 });
 
-/** Resolves once the page has drawn a snapshot newer than the one it shows now (the engine refreshes every second). */
-async function nextSnapshotDrawn(where) {
-  const seq = await drawnSeq(ui);
-  await waitFor(`a new snapshot drawn in ${where} (after #${seq})`, async () => {
-    const now = await drawnSeq(ui);
-    return now !== null && (seq === null || now > seq);
-  }, { timeout: 20_000 });
-}
-
 test('the overview shows the primary and every replica, each under its discovered upstream', async () => {
   const truth = engineSnapshot(fleet);
   for (const node of truth.nodes) {
@@ -82,7 +73,7 @@ test('every view renders (screenshots in artifacts/)', async () => {
   for (const view of ['overview', 'topology', 'pools', 'queries', 'cache', 'ai']) {
     await gotoView(ui, view);
     // The view drawn with a snapshot that arrived after it opened.
-    await nextSnapshotDrawn(`the ${view} view`);
+    await nextSnapshotDrawn(ui, `the ${view} view`);
     await page.screenshot({ path: path.join(artifacts, `serve-view-${view}.png`) });
   }
   await gotoView(ui, 'ai');
