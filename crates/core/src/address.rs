@@ -57,11 +57,6 @@ impl Address {
     pub fn is(&self, host: &str, port: u16) -> bool {
         self.port == port && same_host(&self.host, host.trim_start_matches('[').trim_end_matches(']'))
     }
-
-    /// The same endpoint as `other`.
-    pub fn same(&self, other: &Address) -> bool {
-        self.is(&other.host, other.port)
-    }
 }
 
 impl fmt::Display for Address {

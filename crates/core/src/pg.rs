@@ -86,8 +86,6 @@ pub struct PgError {
 pub const LOCK_NOT_AVAILABLE: &str = "55P03";
 /// SQLSTATE `read_only_sql_transaction`: a write on a read-only session or standby.
 pub const READ_ONLY_SQL_TRANSACTION: &str = "25006";
-/// SQLSTATE `query_canceled` (also `statement_timeout`).
-pub const QUERY_CANCELED: &str = "57014";
 
 impl PgError {
     /// The server's SQLSTATE, when the server sent an error.
