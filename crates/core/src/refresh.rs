@@ -191,8 +191,6 @@ impl Engine {
         let mut pools = Vec::new();
         let mut poolers = Vec::new();
         for (probe, (r, _)) in self.pgbouncers.iter().zip(&pgb) {
-            let endpoint = self.fleet.pgbouncer.iter().find(|e| e.name == probe.name()).expect("probe of fleet");
-            let address = crate::pg::address(&endpoint.admin);
             match r {
                 Ok(reading) => {
                     pools.extend(assemble::pools(probe.name(), reading, &self.fleet.thresholds));
@@ -207,7 +205,8 @@ impl Engine {
                 }
                 Err(e) => poolers.push(Pooler {
                     name: probe.name().to_string(),
-                    address,
+                    // Resolved once when the probe was made: no conninfo work per refresh.
+                    address: probe.address().to_string(),
                     reachable: false,
                     error: Some(e.to_string()),
                     node: None,
