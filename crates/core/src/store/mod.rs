@@ -14,6 +14,7 @@
 //! `~/.local/share/fleetdeck`, on Linux). Removing the file forgets every
 //! recorded incident and nothing else.
 
+pub mod audit;
 pub mod incidents;
 
 use std::path::{Path, PathBuf};
