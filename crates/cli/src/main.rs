@@ -2,6 +2,8 @@
 //! engineer on SSH when the desktop is not at hand. Every command takes the
 //! same fleet file; a bad one exits 2 with the file, line, field and reason.
 
+mod actions;
+mod audit;
 mod render;
 
 use std::path::PathBuf;
@@ -120,6 +122,51 @@ enum Command {
         /// JSON output.
         #[arg(long)]
         json: bool,
+    },
+    /// Guarded planned switchover of the primary to one of its direct
+    /// replicas, through the poolers. Exit 0 done and verified, 3 refused
+    /// (nothing changed), 4 failed and rolled back, 5 needs attention.
+    Switchover {
+        /// Fleet file.
+        #[arg(long)]
+        fleet: PathBuf,
+        /// The replica to promote.
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        args: actions::ActionArgs,
+    },
+    /// Guarded failover when the primary is gone: the most advanced replica
+    /// (or --to) is promoted and the poolers and siblings follow it. Exit codes as switchover.
+    Failover {
+        /// Fleet file.
+        #[arg(long)]
+        fleet: PathBuf,
+        /// Promote this replica instead of the most advanced one.
+        #[arg(long)]
+        to: Option<String>,
+        /// Go ahead although the possible loss is over `actions.max_failover_loss_bytes` (audited).
+        #[arg(long, value_name = "REASON")]
+        allow_data_loss: Option<String>,
+        #[command(flatten)]
+        args: actions::ActionArgs,
+    },
+    /// Interrupted (and running) actions, what they left behind, and their recovery.
+    /// Exit 0 when there is none, 5 when one needs a human.
+    Actions {
+        /// Fleet file.
+        #[arg(long)]
+        fleet: PathBuf,
+        /// Recover interrupted action ID (finish it, or roll it back, from what the fleet shows).
+        #[arg(long, value_name = "ID")]
+        recover: Option<i64>,
+        #[command(flatten)]
+        args: actions::ActionArgs,
+    },
+    /// The tamper-evident audit log of guarded actions.
+    Audit {
+        #[command(subcommand)]
+        cmd: audit::AuditCommand,
     },
     /// Parse one Prometheus exposition endpoint.
     Scrape {
@@ -280,6 +327,32 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             fleetdeck_serve::run(fleet, fleetdeck_serve::Options { bind, ui_dir }).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Switchover { fleet, to, args } => {
+            let fleet = match load(&fleet) {
+                Ok(f) => f,
+                Err(code) => return Ok(code),
+            };
+            actions::drive(fleet, fleetdeck_core::action::switchover::Switchover::new(&to), &args, Vec::new()).await
+        }
+        Command::Failover { fleet, to, allow_data_loss, args } => {
+            let fleet = match load(&fleet) {
+                Ok(f) => f,
+                Err(code) => return Ok(code),
+            };
+            let extra = allow_data_loss
+                .map(|reason| fleetdeck_core::action::Override { check: "data_loss".into(), reason })
+                .into_iter()
+                .collect();
+            actions::drive(fleet, fleetdeck_core::action::failover::Failover::new(to.as_deref()), &args, extra).await
+        }
+        Command::Actions { fleet, recover, args } => {
+            let fleet = match load(&fleet) {
+                Ok(f) => f,
+                Err(code) => return Ok(code),
+            };
+            actions::list_or_recover(fleet, recover, &args).await
+        }
+        Command::Audit { cmd } => audit::run(cmd).await,
         Command::Incidents { fleet, since, json } => {
             let fleet = match load(&fleet) {
                 Ok(f) => f,

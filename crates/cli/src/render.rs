@@ -33,6 +33,7 @@ fn node_line(n: &Node) -> String {
     let role = match n.role {
         Role::Primary => format!("{BOLD}primary{RESET}"),
         Role::Replica => "replica".to_string(),
+        Role::Fenced => format!("{BOLD}fenced, needs rejoin{RESET}"),
         Role::Unknown => "unknown".to_string(),
     };
     let tl = n.timeline.map_or("?".into(), |t| t.to_string());

@@ -122,7 +122,19 @@ pub fn detect(s: &Snapshot, t: &Thresholds) -> Vec<Anomaly> {
         }
     }
 
+    for n in s.nodes.iter().filter(|n| n.role == Role::Fenced) {
+        add(&mut out, K::NeedsRejoin, Severity::Warning, node(&n.name), format!(
+            "{} is a fenced former primary (read-only, commits held): rejoin it as a replica of the current primary",
+            n.name
+        ));
+    }
     for p in &s.poolers {
+        for db in &p.paused {
+            add(&mut out, K::PoolerPaused, Severity::Critical, Subject::Pool { pooler: p.name.clone(), database: db.clone() }, format!(
+                "PgBouncer {} has '{db}' PAUSED: its clients queue until RESUME (a switchover in progress, or one interrupted — see fleetdeck actions)",
+                p.name
+            ));
+        }
         if !p.reachable {
             add(&mut out, K::PoolerUnreachable, Severity::Critical, Subject::Pooler { pooler: p.name.clone() }, format!(
                 "PgBouncer {} ({}) is unreachable: {}",

@@ -197,6 +197,7 @@ mod tests {
             database: name.into(),
             pool_size,
             pool_mode: None,
+            paused: false,
         }
     }
 

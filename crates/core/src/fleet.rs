@@ -28,6 +28,9 @@ pub struct RawFleet {
     /// Anomaly thresholds. Default: see [`RawThresholds`].
     #[serde(default)]
     pub thresholds: RawThresholds,
+    /// Limits of guarded actions. Default: see [`RawActions`].
+    #[serde(default)]
+    pub actions: RawActions,
     /// The Prometheus server that scrapes the fleet. Default: none (AI panels empty).
     pub prometheus: Option<RawPrometheus>,
     /// PostgreSQL nodes. Default: none.
@@ -96,6 +99,40 @@ impl Default for RawThresholds {
     }
 }
 
+/// `[actions]`: the limits guarded actions (switchover, failover) hold to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawActions {
+    /// A switchover target may lag the primary by at most this many bytes. Default: 1 MiB (Patroni's default).
+    pub max_lag_bytes: u64,
+    /// Longest wait for PgBouncer's `PAUSE`, in ms; on expiry the pooler is resumed and the switchover stops. Default: 2000.
+    pub pause_timeout_ms: u64,
+    /// Longest wait for the target to flush the old primary's final LSN, in ms. Default: 5000.
+    pub catchup_timeout_ms: u64,
+    /// Longest wait for the promotion to finish, in ms. Default: 10000.
+    pub promote_timeout_ms: u64,
+    /// Longest wait for re-pointed replicas to stream from the new primary, in ms. Default: 30000.
+    pub verify_timeout_ms: u64,
+    /// A write-path transaction older than this (seconds) refuses a switchover: it would hold `PAUSE` open. Default: 5.
+    pub max_transaction_seconds: f64,
+    /// A failover whose possible loss exceeds this many bytes is refused without a typed reason. Default: 16 MiB.
+    pub max_failover_loss_bytes: u64,
+}
+
+impl Default for RawActions {
+    fn default() -> Self {
+        Self {
+            max_lag_bytes: 1 << 20,
+            pause_timeout_ms: 2000,
+            catchup_timeout_ms: 5000,
+            promote_timeout_ms: 10_000,
+            verify_timeout_ms: 30_000,
+            max_transaction_seconds: 5.0,
+            max_failover_loss_bytes: 16 << 20,
+        }
+    }
+}
+
 /// `[prometheus]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,6 +184,11 @@ pub struct RawPostgres {
     pub monitor: Spanned<String>,
     /// Action login; without it the node is read-only in FleetDeck. Default: none.
     pub action: Option<Spanned<String>>,
+    /// Promote this node with a command instead of `pg_promote()` over the
+    /// action login (a managed service's CLI), as argv; `{node}` is replaced by
+    /// the node's name, and the command also gets `FLEETDECK_NODE`. It must
+    /// exit 0 once promotion is requested. Default: none (`pg_promote()`).
+    pub promote_command: Option<Vec<String>>,
 }
 
 /// `[[pgbouncer]]`: one PgBouncer admin console.
@@ -159,6 +201,16 @@ pub struct RawPgBouncer {
     pub admin: Spanned<String>,
     /// Login allowed PAUSE/RESUME/RELOAD (an `admin_users` member). Default: none.
     pub action: Option<Spanned<String>>,
+    /// The file holding this PgBouncer's `[databases]` section (its ini, or a
+    /// file it `%include`s): a switchover re-points the pooler by rewriting the
+    /// database's `host=`/`port=` there, then `RELOAD`. Default: none.
+    pub config_file: Option<Spanned<String>>,
+    /// Re-point with a command instead (config management, a cloud API), as
+    /// argv, run with `FLEETDECK_POOLER`, `FLEETDECK_DATABASE`, `FLEETDECK_HOST`
+    /// and `FLEETDECK_PORT` set; FleetDeck sends `RELOAD` after it exits 0.
+    /// Default: none. Without either, the pooler cannot be re-pointed and a
+    /// switchover through it is refused.
+    pub repoint_command: Option<Vec<String>>,
 }
 
 /// `[[redis]]`: one Redis node.
@@ -336,6 +388,8 @@ pub struct PostgresEndpoint {
     pub monitor: ConnInfo,
     /// Action login, if actions are allowed on this node.
     pub action: Option<ConnInfo>,
+    /// Promotion command (argv), when not `pg_promote()`.
+    pub promote_command: Option<Vec<String>>,
 }
 
 /// A PgBouncer admin console, checked.
@@ -347,6 +401,56 @@ pub struct PgBouncerEndpoint {
     pub admin: ConnInfo,
     /// Login for PAUSE/RESUME/RELOAD, if allowed.
     pub action: Option<ConnInfo>,
+    /// How a switchover re-points it, if it can.
+    pub repoint: Option<Repoint>,
+}
+
+/// How a pooler is re-pointed at a new primary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Repoint {
+    /// Rewrite the database's `host=`/`port=` in this file.
+    ConfigFile(PathBuf),
+    /// Run this argv.
+    Command(Vec<String>),
+}
+
+/// `[actions]`, checked (see [`RawActions`] for each default).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionLimits {
+    /// See [`RawActions::max_lag_bytes`].
+    pub max_lag_bytes: u64,
+    /// See [`RawActions::pause_timeout_ms`].
+    pub pause_timeout: Duration,
+    /// See [`RawActions::catchup_timeout_ms`].
+    pub catchup_timeout: Duration,
+    /// See [`RawActions::promote_timeout_ms`].
+    pub promote_timeout: Duration,
+    /// See [`RawActions::verify_timeout_ms`].
+    pub verify_timeout: Duration,
+    /// See [`RawActions::max_transaction_seconds`].
+    pub max_transaction_seconds: f64,
+    /// See [`RawActions::max_failover_loss_bytes`].
+    pub max_failover_loss_bytes: u64,
+}
+
+impl Default for ActionLimits {
+    fn default() -> Self {
+        ActionLimits::from_raw(&RawActions::default())
+    }
+}
+
+impl ActionLimits {
+    fn from_raw(a: &RawActions) -> Self {
+        Self {
+            max_lag_bytes: a.max_lag_bytes,
+            pause_timeout: Duration::from_millis(a.pause_timeout_ms),
+            catchup_timeout: Duration::from_millis(a.catchup_timeout_ms),
+            promote_timeout: Duration::from_millis(a.promote_timeout_ms),
+            verify_timeout: Duration::from_millis(a.verify_timeout_ms),
+            max_transaction_seconds: a.max_transaction_seconds,
+            max_failover_loss_bytes: a.max_failover_loss_bytes,
+        }
+    }
 }
 
 /// A Redis node, checked.
@@ -382,6 +486,8 @@ pub struct Fleet {
     pub probe: ProbeSettings,
     /// Anomaly thresholds.
     pub thresholds: Thresholds,
+    /// Limits of guarded actions.
+    pub actions: ActionLimits,
     /// Prometheus, if configured.
     pub prometheus: Option<PrometheusEndpoint>,
     /// PostgreSQL nodes.
@@ -498,12 +604,25 @@ impl Checker<'_> {
         if !(t.connections_near_max_ratio > 0.0 && t.connections_near_max_ratio <= 1.0) {
             return Err(self.err(None, "thresholds.connections_near_max_ratio".into(), "must be in (0, 1]"));
         }
+        let a = &raw.actions;
+        if a.pause_timeout_ms == 0 || a.catchup_timeout_ms == 0 || a.promote_timeout_ms == 0 || a.verify_timeout_ms == 0 {
+            return Err(self.err(None, "actions".into(), "pause_timeout_ms, catchup_timeout_ms, promote_timeout_ms and verify_timeout_ms must be positive"));
+        }
+        if !(a.max_transaction_seconds.is_finite() && a.max_transaction_seconds > 0.0) {
+            return Err(self.err(None, "actions.max_transaction_seconds".into(), format!("must be a finite number of seconds > 0, got {}", a.max_transaction_seconds)));
+        }
         let mut postgres = Vec::new();
         for (i, r) in raw.postgres.iter().enumerate() {
             postgres.push(PostgresEndpoint {
                 name: self.name(&r.name, format!("postgres[{i}].name"))?,
                 monitor: self.conninfo(&r.monitor, format!("postgres[{i}].monitor"))?,
                 action: r.action.as_ref().map(|a| self.conninfo(a, format!("postgres[{i}].action"))).transpose()?,
+                promote_command: match &r.promote_command {
+                    Some(argv) if argv.is_empty() || argv[0].trim().is_empty() => {
+                        return Err(self.err(Some(r.name.span()), format!("postgres[{i}].promote_command"), "must name a program (a non-empty argv)"));
+                    }
+                    other => other.clone(),
+                },
             });
         }
         let mut pgbouncer = Vec::new();
@@ -512,6 +631,20 @@ impl Checker<'_> {
                 name: self.name(&r.name, format!("pgbouncer[{i}].name"))?,
                 admin: self.conninfo(&r.admin, format!("pgbouncer[{i}].admin"))?,
                 action: r.action.as_ref().map(|a| self.conninfo(a, format!("pgbouncer[{i}].action"))).transpose()?,
+                repoint: match (&r.config_file, &r.repoint_command) {
+                    (Some(f), Some(_)) => {
+                        return Err(self.err(Some(f.span()), format!("pgbouncer[{i}].config_file"), "give config_file or repoint_command, not both"));
+                    }
+                    (Some(f), None) if f.get_ref().trim().is_empty() => {
+                        return Err(self.err(Some(f.span()), format!("pgbouncer[{i}].config_file"), "is empty"));
+                    }
+                    (Some(f), None) => Some(Repoint::ConfigFile(PathBuf::from(f.get_ref()))),
+                    (None, Some(argv)) if argv.is_empty() || argv[0].trim().is_empty() => {
+                        return Err(self.err(Some(r.name.span()), format!("pgbouncer[{i}].repoint_command"), "must name a program (a non-empty argv)"));
+                    }
+                    (None, Some(argv)) => Some(Repoint::Command(argv.clone())),
+                    (None, None) => None,
+                },
             });
         }
         let mut redis = Vec::new();
@@ -560,6 +693,7 @@ impl Checker<'_> {
                 top_statements: raw.probe.top_statements,
             },
             thresholds: Thresholds::from_checked(t),
+            actions: ActionLimits::from_raw(&raw.actions),
             prometheus,
             postgres,
             pgbouncer,

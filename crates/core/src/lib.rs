@@ -6,6 +6,7 @@
 //! discovered from what the nodes report; one snapshot comes out per refresh.
 #![deny(missing_docs)]
 
+pub mod action;
 pub mod address;
 pub mod anomaly;
 pub mod assemble;

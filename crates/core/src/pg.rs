@@ -212,25 +212,34 @@ pub async fn connect(
     application_name: &str,
     timeout: Duration,
 ) -> Result<(tokio_postgres::Client, ResolvedConnInfo), PgError> {
+    connect_owned(info, application_name, timeout).await.map(|(c, r, _)| (c, r))
+}
+
+/// [`connect`], also returning the connection task: aborting it closes the
+/// socket at once, even with a request still waiting for its answer (a
+/// PgBouncer `PAUSE` that never returns must not keep its console open).
+pub async fn connect_owned(
+    info: &ConnInfo,
+    application_name: &str,
+    timeout: Duration,
+) -> Result<(tokio_postgres::Client, ResolvedConnInfo, tokio::task::JoinHandle<()>), PgError> {
     let (config, resolved) = config(info, application_name)?;
     let address = resolved.address();
     let fail = |e: tokio_postgres::Error| PgError::from_driver(&address, Phase::Connect, None, &e);
     let attempt = async {
         if resolved.sslmode == SslMode::Disable {
             let (client, conn) = config.connect(tokio_postgres::NoTls).await.map_err(fail)?;
-            tokio::spawn(conn);
-            Ok(client)
+            Ok((client, tokio::spawn(async move { let _ = conn.await; })))
         } else {
             let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(&resolved)?);
             let (client, conn) = config.connect(tls).await.map_err(fail)?;
-            tokio::spawn(conn);
-            Ok(client)
+            Ok((client, tokio::spawn(async move { let _ = conn.await; })))
         }
     };
-    let client = tokio::time::timeout(timeout, attempt)
+    let (client, task) = tokio::time::timeout(timeout, attempt)
         .await
         .map_err(|_| PgError::timeout(&address, Phase::Connect, timeout))??;
-    Ok((client, resolved))
+    Ok((client, resolved, task))
 }
 
 /// The server's message when there is one (tokio-postgres' Display hides it behind "db error").

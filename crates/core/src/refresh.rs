@@ -200,6 +200,7 @@ impl Engine {
                         reachable: true,
                         error: None,
                         node: topology::pooler_node(&reading.databases, &nodes),
+                        paused: reading.databases.iter().filter(|d| d.paused).map(|d| d.name.clone()).collect(),
                         stats: reading.stats.clone(),
                     });
                 }
@@ -210,6 +211,7 @@ impl Engine {
                     reachable: false,
                     error: Some(e.to_string()),
                     node: None,
+                    paused: Vec::new(),
                     stats: Vec::new(),
                 }),
             }

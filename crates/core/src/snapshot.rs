@@ -71,6 +71,9 @@ pub enum Role {
     Primary,
     /// In recovery: a standby.
     Replica,
+    /// Out of recovery but fenced by FleetDeck (read-only, commits held): a
+    /// former primary that needs rejoining, never a primary.
+    Fenced,
     /// Not reachable in this refresh.
     Unknown,
 }
@@ -239,6 +242,8 @@ pub struct Pooler {
     pub error: Option<String>,
     /// The PostgreSQL node its databases point at (matched by host:port from `SHOW DATABASES`).
     pub node: Option<String>,
+    /// Databases that are paused (`SHOW DATABASES` `paused = 1`): clients queue.
+    pub paused: Vec<String>,
     /// `SHOW STATS` per database: queries per second over the last stats period.
     pub stats: Vec<PoolerStats>,
 }
@@ -467,6 +472,10 @@ pub struct Statement {
 pub enum AnomalyKind {
     /// More than one node out of recovery.
     SplitBrain,
+    /// A former primary FleetDeck fenced: it must be rejoined as a replica.
+    NeedsRejoin,
+    /// A PgBouncer database is paused: its clients queue until `RESUME`.
+    PoolerPaused,
     /// No reachable node is out of recovery.
     NoPrimary,
     /// A node did not answer.

@@ -44,7 +44,7 @@ pub struct EdgeLimits {
 /// Builds the snapshot's nodes and edges from one refresh's results.
 pub fn discover(results: &[NodeResult<'_>], limits: EdgeLimits) -> (Vec<Node>, Vec<ReplicationEdge>) {
     let ok = |i: usize| results[i].reading.as_ref().ok();
-    let primaries: Vec<usize> = (0..results.len()).filter(|&i| ok(i).is_some_and(|r| !r.in_recovery)).collect();
+    let primaries: Vec<usize> = (0..results.len()).filter(|&i| ok(i).is_some_and(|r| !r.in_recovery && !r.fenced)).collect();
     // With exactly one primary its WAL position is the reference for everyone's lag.
     let primary_lsn = match primaries.as_slice() {
         [p] => ok(*p).and_then(|r| r.current_lsn.as_deref()).and_then(parse_lsn),
@@ -164,7 +164,11 @@ fn node(res: &NodeResult<'_>, upstream: Option<String>, tier: Option<u32>, prima
         None
     };
     Node {
-        role: if r.in_recovery { Role::Replica } else { Role::Primary },
+        role: match (r.in_recovery, r.fenced) {
+            (true, _) => Role::Replica,
+            (false, true) => Role::Fenced,
+            (false, false) => Role::Primary,
+        },
         reachable: true,
         version: Some(r.version.clone()),
         timeline: r.timeline,
@@ -284,6 +288,7 @@ mod tests {
             version: "15".into(),
             cluster_name: String::new(),
             in_recovery,
+            fenced: false,
             current_lsn: (!in_recovery).then(|| lsn.to_string()),
             receive_lsn: in_recovery.then(|| lsn.to_string()),
             replay_lsn: in_recovery.then(|| lsn.to_string()),
@@ -450,11 +455,12 @@ mod tests {
             database: "chat".into(),
             pool_size: 4,
             pool_mode: None,
+            paused: false,
         };
         assert_eq!(pooler_node(&[db("pgbouncer", "127.0.0.1", 5000), db("chat", "localhost", 5002)], &s.nodes).as_deref(), Some("b"));
         assert_eq!(pooler_node(&[db("chat", "10.1.1.1", 5002)], &s.nodes), None, "another host is not ours");
         let mut s = s;
-        s.poolers = vec![Pooler { name: "pgb0".into(), address: String::new(), reachable: true, error: None, node: Some("p".into()), stats: Vec::new() }];
+        s.poolers = vec![Pooler { name: "pgb0".into(), address: String::new(), reachable: true, error: None, node: Some("p".into()), paused: Vec::new(), stats: Vec::new() }];
         assert_eq!(poolers_of(&s, "p").len(), 1, "it sends writes to the primary");
         assert!(poolers_of(&s, "a").is_empty());
     }

@@ -95,6 +95,7 @@ fn healthy() -> Snapshot {
             reachable: true,
             error: None,
             node: Some("p".into()),
+            paused: Vec::new(),
             stats: Vec::new(),
         }],
         pools: vec![Pool {
@@ -394,4 +395,27 @@ fn unknown_stream_states_and_cache_roles_round_trip_as_reported() {
     assert_eq!(back, odd);
     assert_eq!(CacheRole::parse("slave"), CacheRole::Replica, "Redis 7 still says slave");
     assert_eq!(serde_json::to_value(CacheRole::parse("sentinel")).unwrap(), serde_json::json!("sentinel"));
+}
+
+#[test]
+fn a_fenced_former_primary_needs_rejoin_and_is_not_a_second_primary() {
+    let mut s = healthy();
+    let mut old = node("old", Role::Fenced, None);
+    old.tier = None;
+    s.nodes.push(old);
+    let a = only(&s, AnomalyKind::NeedsRejoin, Subject::Node { node: "old".into() });
+    assert!(a.message.contains("rejoin"), "{}", a.message);
+    // The same node unfenced would be split brain: the fence is what keeps it quiet.
+    edit_node(&mut s, "old").role = Role::Primary;
+    assert!(run(&s).iter().any(|a| a.kind == AnomalyKind::SplitBrain), "an unfenced second primary is split brain");
+}
+
+#[test]
+fn a_paused_pooler_database_is_never_silent() {
+    let mut s = healthy();
+    s.poolers[0].paused = vec!["chat".into()];
+    let a = only(&s, AnomalyKind::PoolerPaused, Subject::Pool { pooler: "pgb".into(), database: "chat".into() });
+    assert_eq!(a.severity, Severity::Critical, "clients are queueing: look now");
+    s.poolers[0].paused.clear();
+    quiet(&s);
 }

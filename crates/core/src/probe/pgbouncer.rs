@@ -83,6 +83,8 @@ pub struct DatabaseRow {
     pub pool_size: u32,
     /// `pool_mode` when set for this database; `None` means the global default applies.
     pub pool_mode: Option<String>,
+    /// `paused`: `PAUSE` is in force (or pending) for this database.
+    pub paused: bool,
 }
 
 impl PgBouncerProbe {
@@ -157,7 +159,7 @@ impl PgBouncerProbe {
 /// protocol carries them. Kept separate from tokio-postgres' row type so the
 /// column lookups can be tested with hand-written tables.
 #[derive(Debug, Clone, Default)]
-struct ShowTable {
+pub(crate) struct ShowTable {
     /// Which command produced it, for error messages.
     command: String,
     /// Column names, in order.
@@ -166,7 +168,7 @@ struct ShowTable {
     rows: Vec<Vec<Option<String>>>,
 }
 
-async fn show(client: &Client, command: &str) -> Result<ShowTable, ProbeError> {
+pub(crate) async fn show(client: &Client, command: &str) -> Result<ShowTable, ProbeError> {
     let messages = client
         .simple_query(command)
         .await
@@ -261,8 +263,13 @@ fn stats_rows(table: &ShowTable) -> Result<Vec<PoolerStats>, ProbeError> {
         .collect()
 }
 
+/// `SHOW DATABASES` on an open admin console (guarded actions read it too).
+pub async fn show_databases(client: &Client) -> Result<Vec<DatabaseRow>, ProbeError> {
+    database_rows(&show(client, "SHOW DATABASES").await?)
+}
+
 /// Decodes `SHOW DATABASES`.
-fn database_rows(table: &ShowTable) -> Result<Vec<DatabaseRow>, ProbeError> {
+pub(crate) fn database_rows(table: &ShowTable) -> Result<Vec<DatabaseRow>, ProbeError> {
     rows(table)
         .map(|c| {
             let port = match c.nullable("port")? {
@@ -278,6 +285,8 @@ fn database_rows(table: &ShowTable) -> Result<Vec<DatabaseRow>, ProbeError> {
                 database: c.text("database")?.to_string(),
                 pool_size: c.number("pool_size")?,
                 pool_mode: c.nullable("pool_mode")?.filter(|m| !m.is_empty()).map(str::to_string),
+                // Older PgBouncers have no column: never paused as far as we can tell.
+                paused: c.index("paused").is_some() && c.nullable("paused")?.is_some_and(|p| p.trim() == "1"),
             })
         })
         .collect()
@@ -390,6 +399,7 @@ mod tests {
             database: "chat".into(),
             pool_size: 4,
             pool_mode: None,
+            paused: false,
         };
         assert_eq!(d[0], chat, "a NULL pool_mode means the global default applies");
         assert_eq!((d[1].host.as_deref(), d[1].pool_mode.as_deref()), (None, Some("statement")));

@@ -39,6 +39,7 @@ SELECT
   (CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())
         ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END)::int AS timeline,
   current_setting('max_connections')::int AS max_connections,
+  current_setting('synchronous_standby_names') = 'fleetdeck_fenced' AS fenced,
   (SELECT coalesce(json_object_agg(s, n), '{}') FROM
      (SELECT coalesce(state, 'unknown') AS s, count(*) AS n FROM pg_stat_activity
       WHERE backend_type = 'client backend' GROUP BY 1) a)::text AS backends,
@@ -92,6 +93,9 @@ pub struct PgReading {
     pub cluster_name: String,
     /// `pg_is_in_recovery()`.
     pub in_recovery: bool,
+    /// FleetDeck's fence is on (`synchronous_standby_names` is its sentinel):
+    /// a former primary that must not take writes and needs rejoining.
+    pub fenced: bool,
     /// Primary only: `pg_current_wal_lsn()`.
     pub current_lsn: Option<String>,
     /// Replica: `pg_last_wal_receive_lsn()`.
@@ -258,6 +262,7 @@ fn parse_status(address: &str, row: &tokio_postgres::Row) -> Result<PgReading, P
         version: row.get("version"),
         cluster_name: row.get("cluster_name"),
         in_recovery: row.get("in_recovery"),
+        fenced: row.get("fenced"),
         current_lsn: row.get("current_lsn"),
         receive_lsn: row.get("receive_lsn"),
         replay_lsn: row.get("replay_lsn"),

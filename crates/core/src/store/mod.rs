@@ -16,6 +16,7 @@
 
 pub mod audit;
 pub mod incidents;
+pub mod journal;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -97,7 +98,7 @@ impl Store {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full) // a journaled step must survive a power cut
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         Store::connect(options, path.to_path_buf()).await.map_err(|e| fail(e.to_string()))
