@@ -3,4 +3,4 @@
 /**
  * What kind of thing is wrong.
  */
-export type AnomalyKind = "split_brain" | "no_primary" | "node_unreachable" | "replica_not_streaming" | "replay_paused" | "lag_over_threshold" | "slot_retaining_wal" | "pool_saturated" | "pooler_unreachable" | "cache_unreachable" | "cache_replica_link_down" | "connections_near_max" | "metrics_unavailable";
+export type AnomalyKind = "split_brain" | "needs_rejoin" | "pooler_paused" | "no_primary" | "node_unreachable" | "replica_not_streaming" | "replay_paused" | "lag_over_threshold" | "slot_retaining_wal" | "pool_saturated" | "pooler_unreachable" | "cache_unreachable" | "cache_replica_link_down" | "connections_near_max" | "metrics_unavailable";

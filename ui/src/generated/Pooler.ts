@@ -26,6 +26,10 @@ error: string | null,
  */
 node: string | null, 
 /**
+ * Databases that are paused (`SHOW DATABASES` `paused = 1`): clients queue.
+ */
+paused: Array<string>, 
+/**
  * `SHOW STATS` per database: queries per second over the last stats period.
  */
 stats: Array<PoolerStats>, };

@@ -3,4 +3,4 @@
 /**
  * A node's role, as `pg_is_in_recovery()` says right now.
  */
-export type Role = "primary" | "replica" | "unknown";
+export type Role = "primary" | "replica" | "fenced" | "unknown";
