@@ -22,6 +22,7 @@ use crate::probe::ProbeError;
 use crate::slow::SlowSources;
 use crate::incidents::{EpisodeEvent, EpisodeTracker, CLEAR_AFTER_REFRESHES};
 use crate::snapshot::{NodeStatements, Pooler, Snapshot, StoreStatus};
+use crate::store::journal::PrimaryPosition;
 use crate::store::{Store, StoreError};
 use crate::topology::{self, EdgeLimits, NodeResult};
 
@@ -45,9 +46,17 @@ pub struct Engine {
 /// Writes episode events to the store off the refresh path: a refresh never
 /// waits for the disk, and a failing write is reported on the next snapshot.
 struct Recorder {
-    events: mpsc::UnboundedSender<EpisodeEvent>,
+    events: mpsc::UnboundedSender<StoreWrite>,
     task: tokio::task::JoinHandle<()>,
     error: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+/// What the engine writes to the store.
+enum StoreWrite {
+    /// An incident episode opened or cleared.
+    Episode(EpisodeEvent),
+    /// Where the primary was seen (what a failover states its possible loss against).
+    Primary(PrimaryPosition),
 }
 
 fn elapsed_ms(t: Instant) -> f64 {
@@ -104,12 +113,18 @@ impl Engine {
                 return;
             }
         }
-        let (events, mut rx) = mpsc::unbounded_channel::<EpisodeEvent>();
+        let (events, mut rx) = mpsc::unbounded_channel::<StoreWrite>();
         let error = std::sync::Arc::new(std::sync::Mutex::new(None));
         let shared = std::sync::Arc::clone(&error);
+        let fleet = self.fleet.name.clone();
         let task = tokio::spawn(async move {
-            while let Some(ev) = rx.recv().await {
-                let outcome = store.record(&ev).await.err().map(|e| e.to_string());
+            while let Some(w) = rx.recv().await {
+                let outcome = match &w {
+                    StoreWrite::Episode(ev) => store.record(ev).await,
+                    StoreWrite::Primary(p) => store.record_primary_position(&fleet, p).await,
+                }
+                .err()
+                .map(|e| e.to_string());
                 *shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = outcome;
             }
         });
@@ -254,7 +269,13 @@ impl Engine {
         for ev in self.episodes.observe(&mut snap.anomalies, started_at) {
             if let Some(r) = &self.recorder {
                 // A closed channel means the writer is gone; the status says so below.
-                let _ = r.events.send(ev);
+                let _ = r.events.send(StoreWrite::Episode(ev));
+            }
+        }
+        if let (Some(r), Some(p)) = (&self.recorder, topology::primary(&snap)) {
+            if let Some(lsn) = &p.lsn {
+                let seen = PrimaryPosition { node: p.name.clone(), lsn: lsn.clone(), timeline: p.timeline, seen_at: taken_at_text(&snap) };
+                let _ = r.events.send(StoreWrite::Primary(seen));
             }
         }
         if let Some(r) = &self.recorder {
@@ -266,4 +287,11 @@ impl Engine {
         self.seq += 1;
         snap
     }
+}
+
+/// The snapshot's time in the store's format.
+fn taken_at_text(s: &Snapshot) -> String {
+    chrono::DateTime::parse_from_rfc3339(&s.taken_at)
+        .map(|t| crate::incidents::timestamp(t.with_timezone(&chrono::Utc)))
+        .unwrap_or_else(|_| crate::incidents::timestamp(chrono::Utc::now()))
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 use fleetdeck_lab_tests::{lab, lab_ok, ports, wait_until_blocking, IncidentGuard};
 use serde_json::{json, Value};
 
+mod switchover;
+
 /// How long a staged incident may take to show (or a cleared one to go) in what
 /// the CLI reports, on a loaded 2-core machine.
 const STAGE: Duration = Duration::from_secs(60);
