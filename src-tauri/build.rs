@@ -4,7 +4,20 @@
 //! a command left out of a capability is refused at the IPC boundary.
 
 fn main() {
-    let commands = &["fleet_info", "set_fleet", "latest_snapshot", "query_range", "explain"];
+    let commands = &[
+        "fleet_info",
+        "set_fleet",
+        "latest_snapshot",
+        "query_range",
+        "explain",
+        // Admin: granted by capabilities/actions.json alone.
+        "actions_state",
+        "actions_unlock",
+        "actions_lock",
+        "action_plan",
+        "action_execute",
+        "audit_trail",
+    ];
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),
     )

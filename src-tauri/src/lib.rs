@@ -3,11 +3,16 @@
 //! fleet on Tauri's runtime ([`watch`]) and every snapshot is pushed to the
 //! window as events ([`push`]); the window asks for the rest through the
 //! commands in [`commands`], which the capability in `capabilities/main.json`
-//! grants.
+//! grants. Guarded actions are admin commands with their own capability
+//! (`capabilities/actions.json`), granted to the main window only: the
+//! war-room display (`--kiosk`) opens its window under another label
+//! ([`WAR_ROOM_WINDOW`]), which can read but never act. The session starts
+//! read-only and the operator unlocks actions for it ([`action_session`]).
 //!
 //! [`run_app`] takes the builder so that the same wiring runs on the real
 //! runtime (`main.rs`) and on `tauri::test::mock_builder()` in the smoke tests.
 
+pub mod action_session;
 pub mod commands;
 pub mod locale;
 pub mod push;
@@ -19,12 +24,27 @@ use std::sync::Arc;
 
 use tauri::{App, AppHandle, Builder, Manager, Runtime, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 
+use crate::action_session::{ActionSession, IDLE_LIMIT};
 use crate::remembered::RememberedFleet;
 use crate::watch::{Desk, Watch};
 
+pub use commands::actions::ACTION_EVENT;
 pub use push::{SNAPSHOT_EVENT, STATEMENTS_EVENT};
-/// The label of the one window (the capability names it).
+/// The label of the console's window: `capabilities/main.json` grants it the
+/// read commands and `capabilities/actions.json` the actions.
 pub const MAIN_WINDOW: &str = "main";
+/// The label of the war-room display's window (`--kiosk`): granted the read
+/// commands only, so no action command reaches the shell from it.
+pub const WAR_ROOM_WINDOW: &str = "war-room";
+
+/// The label of the app's one window in this mode.
+pub fn window_label(kiosk: bool) -> &'static str {
+    if kiosk {
+        WAR_ROOM_WINDOW
+    } else {
+        MAIN_WINDOW
+    }
+}
 
 /// How the app was started.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +86,12 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, options: Options) -> tauri::Resu
             commands::snapshot::latest_snapshot,
             commands::queries::query_range,
             commands::queries::explain,
+            commands::actions::actions_state,
+            commands::actions::actions_unlock,
+            commands::actions::actions_lock,
+            commands::actions::action_plan,
+            commands::actions::action_execute,
+            commands::actions::audit_trail,
         ])
         // Setup runs once the event loop is up: the window needs it.
         .setup(move |app| {
@@ -93,6 +119,7 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, options: Options) -> tauri::Resu
         }
     }
     app.manage(desk);
+    app.manage(ActionSession::new(IDLE_LIMIT));
     Ok(app)
 }
 
@@ -112,9 +139,10 @@ fn app_config_dir(config: &tauri::Config) -> tauri::Result<PathBuf> {
     dirs::config_dir().map(|dir| dir.join(&config.identifier)).ok_or(tauri::Error::UnknownPath)
 }
 
-/// Opens the one window; in kiosk mode full screen and undecorated.
+/// Opens the one window; in kiosk mode full screen, undecorated and labelled
+/// [`WAR_ROOM_WINDOW`] (which no capability grants an action).
 pub fn main_window<R: Runtime>(app: &AppHandle<R>, kiosk: bool) -> tauri::Result<WebviewWindow<R>> {
-    let window = WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::default())
+    let window = WebviewWindowBuilder::new(app, window_label(kiosk), WebviewUrl::default())
         .title("FleetDeck")
         .inner_size(1440.0, 900.0)
         .min_inner_size(960.0, 600.0)
@@ -177,6 +205,48 @@ mod tests {
             window,
             "tauri.conf.json's CSP and fleetdeck_serve::CSP must be the same policy: change both"
         );
+    }
+
+    /// The action commands' permissions, as tauri-build names them.
+    const ACTION_PERMISSIONS: [&str; 6] = [
+        "allow-actions-state",
+        "allow-actions-unlock",
+        "allow-actions-lock",
+        "allow-action-plan",
+        "allow-action-execute",
+        "allow-audit-trail",
+    ];
+
+    fn capability(text: &str) -> (Vec<String>, Vec<String>) {
+        let v: Value = serde_json::from_str(text).expect("a capability is JSON");
+        let list = |key: &str| -> Vec<String> {
+            v[key].as_array().unwrap_or_else(|| panic!("{key} is a list")).iter().map(|s| s.as_str().unwrap().to_string()).collect()
+        };
+        (list("windows"), list("permissions"))
+    }
+
+    /// Actions are granted by their own capability, to the console window
+    /// alone: the war-room window (`--kiosk`) reads the fleet and can never
+    /// act, whatever the UI shows.
+    #[test]
+    fn only_the_console_window_is_granted_actions_and_only_by_actions_json() {
+        let (windows, permissions) = capability(include_str!("../capabilities/actions.json"));
+        assert_eq!(windows, [MAIN_WINDOW], "actions.json grants the console window and no other");
+        assert_eq!(permissions, ACTION_PERMISSIONS, "actions.json grants the action commands and nothing else");
+        let (windows, permissions) = capability(include_str!("../capabilities/main.json"));
+        assert!(windows.iter().any(|w| w == WAR_ROOM_WINDOW), "the war room reads through main.json");
+        assert!(
+            permissions.iter().all(|p| !ACTION_PERMISSIONS.contains(&p.as_str())),
+            "main.json, which the war-room window gets, grants no action: {permissions:?}"
+        );
+        let files: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/capabilities"))
+            .expect("capabilities/")
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut files = files;
+        files.sort();
+        assert_eq!(files, ["actions.json", "main.json"], "a new capability file must be checked here too");
+        assert_ne!(window_label(true), MAIN_WINDOW, "kiosk mode opens its window under the war-room label");
     }
 
     /// The remembered fleet is read before the app exists: from where Tauri

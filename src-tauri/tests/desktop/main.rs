@@ -8,13 +8,14 @@
 //! Every app records incidents in a scratch data directory
 //! ([`scratch_data_dir`]), never in the user's store.
 
+mod actions;
 mod commands;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use fleetdeck_desktop::{main_window, run_app, Options, MAIN_WINDOW};
+use fleetdeck_desktop::{main_window, run_app, window_label, Options};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
@@ -46,13 +47,14 @@ fn scratch_data_dir() -> &'static PathBuf {
 }
 
 /// The app as `main.rs` builds it, on the mock runtime, and its window (which
-/// the event loop's setup would open; the mock runs no event loop).
+/// the event loop's setup would open; the mock runs no event loop): `main`,
+/// or `war-room` in kiosk mode.
 fn app(options: Options) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
     scratch_data_dir();
     let kiosk = options.kiosk;
     let app = run_app(mock_builder(), options).expect("the app builds with the real context");
     let window = main_window(app.handle(), kiosk).expect("the main window opens");
-    assert_eq!(window.label(), MAIN_WINDOW, "the capability grants the window with this label");
+    assert_eq!(window.label(), window_label(kiosk), "the capabilities grant the window by this label");
     (app, window)
 }
 
