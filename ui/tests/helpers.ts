@@ -15,12 +15,22 @@ import type { Anomaly } from '../src/generated/Anomaly';
 import type { Subject } from '../src/generated/Subject';
 import { subjectLabel } from '../src/lib/subject';
 
+/**
+ * A recorded snapshot brought to the current contract: poolers recorded
+ * before `Pooler.paused` existed had no database paused.
+ */
+function current(recorded: unknown): Snapshot {
+  const s = structuredClone(recorded) as Snapshot;
+  for (const p of s.poolers) p.paused ??= [];
+  return s;
+}
+
 export function healthySnapshot(): Snapshot {
-  return structuredClone(healthy) as Snapshot;
+  return current(healthy);
 }
 
 export function unreachableSnapshot(): Snapshot {
-  return structuredClone(unreachable) as Snapshot;
+  return current(unreachable);
 }
 
 /**

@@ -7,6 +7,7 @@ import type { FleetInfo } from '../generated/FleetInfo';
 import type { PlanView } from '../generated/PlanView';
 import type { RangeResult } from '../generated/RangeResult';
 import type { Snapshot } from '../generated/Snapshot';
+import type { ActionsApi } from '../lib/actions';
 
 /** What to explain: a `pg_stat_statements` entry or ad-hoc SQL. */
 export type ExplainTarget = { queryId: string } | { sql: string };
@@ -29,6 +30,12 @@ export interface DataSource {
   notify(title: string, body: string): Promise<void>;
   /** Desktop only: open another fleet file (the shell's fleet chooser). */
   setFleet?(path: string): Promise<FleetInfo>;
+  /**
+   * Desktop only: guarded actions and the audit trail. A browser on
+   * `fleetdeck serve` has none (serve routes no action), so no Actions panel
+   * or unlock control is ever drawn there.
+   */
+  readonly actions?: ActionsApi;
 }
 
 /** True inside the Tauri webview. */

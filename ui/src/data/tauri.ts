@@ -4,7 +4,9 @@
 // an object payload would be compiled as script), pg_stat_statements on their
 // own `statements` event only when re-read, and every `snapshot` without them
 // (src-tauri/src/push.rs); they are put back together here, so the rest of
-// the UI sees whole snapshots.
+// the UI sees whole snapshots. Guarded actions are the `actions` part: their
+// commands are granted to the console window only (capabilities/actions.json),
+// and each event of a running action arrives as `action-event`.
 import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import type { FleetInfo } from '../generated/FleetInfo';
@@ -12,6 +14,10 @@ import type { NodeStatements } from '../generated/NodeStatements';
 import type { PlanView } from '../generated/PlanView';
 import type { RangeResult } from '../generated/RangeResult';
 import type { Snapshot } from '../generated/Snapshot';
+import type { ActionEvent } from '../generated/ActionEvent';
+import type { Outcome } from '../generated/Outcome';
+import type { Override } from '../generated/Override';
+import type { ActionsApi, ActionsState, ActionTarget, AuditTrail } from '../lib/actions';
 import { toUiError } from './errors';
 import type { DataSource, ExplainTarget, StreamState } from './source';
 
@@ -23,8 +29,33 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   }
 }
 
+/** The shell's action commands (src-tauri/src/commands/actions.rs). */
+export const tauriActions: ActionsApi = {
+  state: () => call<ActionsState>('actions_state'),
+  unlock: (operator) => call<ActionsState>('actions_unlock', { operator }),
+  lock: () => call<ActionsState>('actions_lock'),
+  plan: (what: ActionTarget, overrides: Override[]) =>
+    call<Outcome>('action_plan', { kind: what.kind, target: what.target, runId: what.runId, overrides }),
+  execute: (what: ActionTarget, confirm: string, overrides: Override[]) =>
+    call<Outcome>('action_execute', { kind: what.kind, target: what.target, runId: what.runId, confirm, overrides }),
+  auditTrail: (limit) => call<AuditTrail>('audit_trail', { limit }),
+  onEvent(cb: (e: ActionEvent) => void): () => void {
+    let stop: (() => void) | null = null;
+    let cancelled = false;
+    void listen<ActionEvent>('action-event', (e) => cb(e.payload)).then((u) => {
+      if (cancelled) u();
+      else stop = u;
+    });
+    return () => {
+      cancelled = true;
+      stop?.();
+    };
+  },
+};
+
 export class TauriSource implements DataSource {
   readonly kind = 'tauri' as const;
+  readonly actions = tauriActions;
   private permission: Promise<boolean> | null = null;
   /** The statements pushed last (null before the first push). */
   private statements: NodeStatements[] | null = null;

@@ -4,6 +4,7 @@
 import type { Anomaly } from '../generated/Anomaly';
 import type { Node } from '../generated/Node';
 import type { Pool } from '../generated/Pool';
+import type { Pooler } from '../generated/Pooler';
 import type { Cache } from '../generated/Cache';
 import type { Snapshot } from '../generated/Snapshot';
 import type { Subject } from '../generated/Subject';
@@ -58,9 +59,14 @@ export function healthOf(bySubject: ReadonlyMap<string, Health>, subject: Subjec
   return bySubject.get(subjectKey(subject)) ?? 'ok';
 }
 
+/** What a fenced former primary is called wherever a node's status is written. */
+export const FENCED_STATUS = 'fenced · needs rejoin';
+
 export function nodeHealth(n: Node, bySubject: ReadonlyMap<string, Health>, isSplitBrain = false): Health {
   let h: Health = n.reachable ? 'ok' : 'crit';
   if (isSplitBrain && n.role === 'primary') h = 'crit';
+  // Read-only and out of the tree until rejoined: never green, never a primary.
+  if (n.role === 'fenced') h = worse(h, 'warn');
   if (n.role === 'unknown' && n.reachable) h = worse(h, 'unknown');
   h = worse(h, healthOf(bySubject, subjects.node(n.name)));
   if (n.upstream) h = worse(h, healthOf(bySubject, subjects.edge(n.upstream, n.name)));
@@ -90,6 +96,7 @@ export function anomaliesByNode(anomalies: readonly Anomaly[]): Map<string, Anom
 export function nodeStatus(n: Node, mine: readonly Anomaly[], isSplitBrain = false): string {
   if (!n.reachable) return 'down';
   if (isSplitBrain && n.role === 'primary') return 'SPLIT BRAIN';
+  if (n.role === 'fenced') return FENCED_STATUS;
   if (n.replay_paused) return 'paused';
   if (mine.some((a) => a.kind === 'lag_over_threshold')) return 'lagging';
   if (mine.some((a) => a.kind === 'replica_not_streaming')) return 'not streaming';
@@ -99,9 +106,22 @@ export function nodeStatus(n: Node, mine: readonly Anomaly[], isSplitBrain = fal
   return 'ok';
 }
 
-export function poolHealth(p: Pool): Health {
+/**
+ * A pool's health: a paused database (PgBouncer `PAUSE`, left behind by an
+ * action that did not finish) is critical, since its clients queue until
+ * `RESUME`; else saturation decides.
+ */
+export function poolHealth(p: Pool, paused = false): Health {
+  if (paused) return 'crit';
   if (!p.saturated) return 'ok';
   return p.cl_waiting > 0 ? 'crit' : 'warn';
+}
+
+/** `pooler/database` of every paused PgBouncer database (`Pooler.paused`). */
+export function pausedPools(poolers: readonly Pick<Pooler, 'name' | 'paused'>[]): Set<string> {
+  const out = new Set<string>();
+  for (const p of poolers) for (const db of p.paused ?? []) out.add(`${p.name}/${db}`);
+  return out;
 }
 
 /** sv_active / pool_size, 0..1+ (the saturation bar). */
@@ -135,6 +155,7 @@ export function shortStatus(status: string): string {
   const m: Record<string, string> = {
     'not streaming': 'no stream',
     'SPLIT BRAIN': 'SPLIT',
+    [FENCED_STATUS]: 'fenced',
     lagging: 'lag',
     'slot WAL': 'slot',
     unknown: '?',

@@ -8,11 +8,13 @@
 // roots of their own, listed below the tree: one per row, or (war room,
 // `looseColumns`) several to a row, so a fleet whose every probe timed out is
 // a grid of boxes large enough to read rather than a 49-row column.
+import type { Role } from '../generated/Role';
 
 export interface TreeNodeInput {
   name: string;
   upstream: string | null;
-  role: 'primary' | 'replica' | 'unknown';
+  /** A fenced former primary is a root of its own, never placed as a primary. */
+  role: Role;
 }
 
 export interface PlacedNode {

@@ -17,6 +17,7 @@ import { PerfRecorder } from './perf';
 import { anomaliesByNode, DEFAULT_CONNECTIONS_NEAR_MAX_RATIO, healthBySubject, splitBrain, type Health } from '../lib/health';
 import type { Anomaly } from '../generated/Anomaly';
 import { prometheusReading, type ReadingStatus } from '../lib/reading';
+import { createActions } from './actions';
 
 export type ViewName = 'overview' | 'topology' | 'pools' | 'queries' | 'cache' | 'ai';
 
@@ -204,13 +205,25 @@ export function createStore(source: DataSource, opts: StoreOptions = {}) {
     return prometheusReading(s?.ai, { intervalMs: info.value?.interval_ms, configured: info.value?.prometheus ?? null, takenAt: s?.taken_at, part });
   }
 
-  function stop(): void {
-    for (const u of unsubs.splice(0)) u();
-  }
-
   /** Actions (ANALYZE, the SQL box, PromQL edits) are offered only here. */
   const canAct = computed(() => !ui.kiosk);
   const readOnly = computed(() => info.value?.read_only ?? true);
+  /**
+   * Guarded actions (switchover, failover, recovery) and the audit trail:
+   * only in the desktop, never in the war room, and only for a fleet with an
+   * action login. Even then the session starts locked.
+   */
+  const actions = createActions(
+    source.actions,
+    computed(() => !!source.actions && !ui.kiosk && info.value !== null && !info.value.read_only),
+    () => ui.kiosk,
+    now,
+  );
+
+  function stop(): void {
+    for (const u of unsubs.splice(0)) u();
+    actions.stop();
+  }
   /** The fleet's `[thresholds] connections_near_max_ratio` (the engine's default until the fleet info is in). */
   const nearMaxRatio = computed(() => info.value?.connections_near_max_ratio ?? DEFAULT_CONNECTIONS_NEAR_MAX_RATIO);
 
@@ -230,6 +243,7 @@ export function createStore(source: DataSource, opts: StoreOptions = {}) {
     ui,
     canAct,
     readOnly,
+    actions,
     nearMaxRatio,
     prometheus,
     now,
