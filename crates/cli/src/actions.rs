@@ -197,7 +197,13 @@ pub async fn list_or_recover(fleet: Fleet, recover: Option<i64>, args: &ActionAr
             run.targets.join(" → "),
             run.operator,
             run.started_at,
-            if live { format!("RUNNING (pid {} on {})", run.pid, run.host) } else { "INTERRUPTED".into() }
+            if live {
+                format!("RUNNING (pid {} on {})", run.pid, run.host)
+            } else if run.ended_at.is_some() {
+                format!("NEEDS ATTENTION: {}", run.message)
+            } else {
+                "INTERRUPTED".into()
+            }
         );
         for s in &run.steps {
             let state = match s.outcome.as_deref() {

@@ -248,6 +248,8 @@ impl Failover {
         self.ctx = Some(MoveContext {
             primary: old.clone(),
             target: chosen.node.clone(),
+            primary_host: old_addr.as_ref().map(|a| a.host.clone()).unwrap_or_default(),
+            primary_port: old_addr.as_ref().map_or(0, |a| a.port),
             target_host: target_addr.host,
             target_port: target_addr.port,
             poolers: pooler_dbs,
@@ -401,7 +403,7 @@ impl Action for Failover {
         steps.context(&serde_json::to_value(&c).unwrap_or(Value::Null)).await;
         let _ = ctx.store.add_fence(&fleet.name, &c.primary, Some(steps.run_id()), &format!("lost primary after failover to {}", c.target)).await;
         finish_move(ctx, steps, &c, &new, &paused, limits.pause_timeout).await?;
-        repoint_siblings(ctx, steps, &c)
+        repoint_siblings(ctx, steps, &c.siblings, &c.target, &c.target_host, c.target_port)
             .await
             .map_err(|e| Failure::NeedsAttention(format!("{} is the primary and takes writes, but {e}", c.target)))?;
         self.ctx = Some(c.clone());

@@ -21,9 +21,9 @@ use super::switchover::{action_session, finish_move, repoint_siblings, verify_mo
 use super::{Action, ActionContext, Check, Failure, Plan, PlannedStep, StepError, Steps};
 use crate::store::journal::{host_name, RunRecord};
 
-/// Whether `run`'s console is still alive (same host, its process exists).
+/// Whether `run` is running now: no end yet, and its console alive (same host, its process exists).
 pub fn is_live(run: &RunRecord) -> bool {
-    run.host == host_name() && run.pid > 0 && std::path::Path::new(&format!("/proc/{}", run.pid)).exists()
+    run.ended_at.is_none() && run.host == host_name() && run.pid > 0 && std::path::Path::new(&format!("/proc/{}", run.pid)).exists()
 }
 
 /// Which way a recovery goes.
@@ -140,11 +140,15 @@ impl Action for Recovery {
     async fn preflight(&mut self, ctx: &ActionContext) -> Vec<Check> {
         let mut checks = Vec::new();
         let live = is_live(&self.run);
+        let attention = self.run.state == "needs_attention" && self.run.recovered_by.is_none();
+        let interrupted = self.run.ended_at.is_none() && !live;
         checks.push(Check::pass_or_fail(
-            !live && self.run.ended_at.is_none(),
+            interrupted || attention,
             "interrupted",
-            format!("action #{} is interrupted", self.run.id),
-            if live {
+            format!("action #{} is interrupted or needs attention", self.run.id),
+            if attention {
+                format!("it ended needing attention: {}", self.run.message)
+            } else if live {
                 format!("its console (pid {} on {}) is alive: it is running, not interrupted", self.run.pid, self.run.host)
             } else if self.run.ended_at.is_some() {
                 format!("it ended ({})", self.run.state)
@@ -190,6 +194,9 @@ impl Action for Recovery {
                 let mut v = vec![step(&format!("unfence:{}", c.primary), format!("un-fence {}", c.primary), "restore the settings journaled before the fence")];
                 for p in &c.poolers {
                     v.push(step(&format!("resume:{}", p.pooler), format!("RESUME {} on {}", p.databases.join(", "), p.pooler), "only what is paused"));
+                }
+                for s in &c.siblings {
+                    v.push(step(&format!("repoint_sibling:{s}"), format!("put {s} back on {}", c.primary), "primary_conninfo + reload, when it was moved"));
                 }
                 v
             }
@@ -243,7 +250,7 @@ impl Action for Recovery {
                 let _ = ctx.store.add_fence(&ctx.fleet.name, &c.primary, Some(run), &format!("former primary after {} to {}", self.run.kind, c.target)).await;
                 let new = action_session(&ctx.fleet, &c.target).await.map_err(Failure::NeedsAttention)?;
                 finish_move(ctx, steps, &c, &new, &[], ctx.fleet.actions.pause_timeout).await?;
-                repoint_siblings(ctx, steps, &c).await.map_err(|e| Failure::NeedsAttention(format!("{} is the primary but {e}", c.target)))?;
+                repoint_siblings(ctx, steps, &c.siblings, &c.target, &c.target_host, c.target_port).await.map_err(|e| Failure::NeedsAttention(format!("{} is the primary but {e}", c.target)))?;
                 Ok(format!("finished: {} is the primary, the poolers send writes to it, {} stays fenced and needs rejoin", c.target, c.primary))
             }
             Direction::RollBack => {
@@ -281,6 +288,10 @@ impl Action for Recovery {
                             problems.push(format!("{} may still be paused: {}", p.pooler, e.0));
                         }
                     }
+                }
+                // Siblings may have been moved below the target before the pause: put them back.
+                if let Err(e) = repoint_siblings(ctx, steps, &c.siblings, &c.primary, &c.primary_host, c.primary_port).await {
+                    problems.push(format!("siblings not put back on {}: {e}", c.primary));
                 }
                 let _ = ctx.store.lift_fence(&ctx.fleet.name, &c.primary).await;
                 if problems.is_empty() {

@@ -51,6 +51,10 @@ pub struct MoveContext {
     pub primary: String,
     /// The node promoted.
     pub target: String,
+    /// The old primary's host (where rolled-back siblings go back to).
+    pub primary_host: String,
+    /// And port.
+    pub primary_port: u16,
     /// Where poolers and siblings must point: the target's host.
     pub target_host: String,
     /// And port.
@@ -151,8 +155,14 @@ pub async fn app_roles(fleet: &Fleet, s: &Snapshot, poolers: &[PoolerDatabases],
     roles
 }
 
-/// Write-path transactions that would hold `PAUSE` open: idle in transaction,
-/// or older than `limit` seconds, on `databases`, not FleetDeck's.
+/// A session idle in transaction this long is holding its transaction open,
+/// not between two statements of a busy one (the chat workload's are idle for
+/// microseconds between its statements).
+pub const IDLE_IN_TRANSACTION_SECONDS: f64 = 1.0;
+
+/// Write-path transactions that would hold `PAUSE` open: idle in transaction
+/// for over [`IDLE_IN_TRANSACTION_SECONDS`], or older than `limit` seconds, on
+/// `databases`, not FleetDeck's.
 pub async fn long_transactions(client: &Client, databases: &[String], limit: f64) -> Result<Vec<String>, String> {
     let rows = client
         .query(
@@ -161,9 +171,10 @@ pub async fn long_transactions(client: &Client, databases: &[String], limit: f64
              FROM pg_stat_activity
              WHERE backend_type = 'client backend' AND datname = ANY($1) AND application_name <> $2 AND pid <> pg_backend_pid()
                AND xact_start IS NOT NULL
-               AND (state LIKE 'idle in transaction%' OR now() - xact_start > make_interval(secs => $3))
+               AND ((state LIKE 'idle in transaction%' AND now() - state_change > make_interval(secs => $4))
+                    OR now() - xact_start > make_interval(secs => $3))
              ORDER BY xact_start LIMIT 10",
-            &[&databases, &APPLICATION_NAME, &limit],
+            &[&databases, &APPLICATION_NAME, &limit, &IDLE_IN_TRANSACTION_SECONDS],
         )
         .await
         .map_err(|e| pg::error_text(&e))?;
@@ -195,6 +206,8 @@ pub async fn lock_checks(ctx: &ActionContext, nodes: &[(&str, &Client)]) -> Chec
                 "no other action on this fleet",
                 if live {
                     format!("action #{} ({} of {}) by {} is running (pid {} on {})", r.id, r.kind, r.targets.join(", "), r.operator, r.pid, r.host)
+                } else if r.ended_at.is_some() {
+                    format!("action #{} ({} of {}) ended needing attention: recover it first (fleetdeck actions): {}", r.id, r.kind, r.targets.join(", "), r.message)
                 } else {
                     format!("action #{} ({} of {}) was interrupted: recover it first (fleetdeck actions)", r.id, r.kind, r.targets.join(", "))
                 },
@@ -330,19 +343,21 @@ impl Switchover {
             )
         });
         let received = |n: &crate::snapshot::Node| n.receive_lsn.as_deref().and_then(lsn_bytes);
+        // Nodes are read a few ms apart under load, so a sibling is "further
+        // ahead" only by more than the lag limit (the catch-up wait covers the rest).
         let ahead: Vec<String> = topology::children(&s, &primary)
             .into_iter()
             .filter(|c| *c != target.name)
             .filter_map(|c| s.nodes.iter().find(|n| n.name == c))
-            .filter(|n| received(n).zip(received(target)).is_some_and(|(a, b)| a > b))
+            .filter(|n| received(n).zip(received(target)).is_some_and(|(a, b)| a > b.saturating_add(limits.max_lag_bytes)))
             .map(|n| format!("{} received {}", n.name, n.receive_lsn.as_deref().unwrap_or("?")))
             .collect();
         checks.push(if ahead.is_empty() {
-            Check::pass("most_advanced", "no sibling is further ahead", format!("{} received {}", target.name, target.receive_lsn.as_deref().unwrap_or("?")))
+            Check::pass("most_advanced", format!("no sibling is more than {} bytes further ahead", limits.max_lag_bytes), format!("{} received {}", target.name, target.receive_lsn.as_deref().unwrap_or("?")))
         } else {
             Check::fail_overridable(
                 "most_advanced",
-                "no sibling is further ahead",
+                format!("no sibling is more than {} bytes further ahead", limits.max_lag_bytes),
                 format!("{} received {}; ahead: {}", target.name, target.receive_lsn.as_deref().unwrap_or("?"), ahead.join(", ")),
             )
         });
@@ -398,11 +413,14 @@ impl Switchover {
         checks.push(lock_checks(ctx, &[(&primary, &old), (&target.name, &new)]).await);
         let app_roles = app_roles(fleet, &s, &poolers, &old).await;
         let target_addr = node_address(&s, &target.name).unwrap_or_else(|| Address::new("?", 0));
+        let primary_addr = node_address(&s, &primary).unwrap_or_else(|| Address::new("?", 0));
         let promotion = fleet.postgres.iter().find(|p| p.name == target.name).map(Configured::for_node).map(|p| p.describe()).unwrap_or_default();
         self.facts = Some(Facts {
             ctx: MoveContext {
                 primary: primary.clone(),
                 target: target.name.clone(),
+                primary_host: primary_addr.host.clone(),
+                primary_port: primary_addr.port,
                 target_host: target_addr.host.clone(),
                 target_port: target_addr.port,
                 poolers,
@@ -487,6 +505,13 @@ impl Action for Switchover {
         let c = &f.ctx;
         let (pauses, repoints) = move_steps(c, f.pause_timeout);
         let mut steps = vec![step("connect", "open action sessions and pooler consoles", "before the pause, so no login happens inside the write window")];
+        for s in &c.siblings {
+            steps.push(step(
+                &format!("repoint_sibling:{s}"),
+                format!("move {s} below {} while writes still flow", c.target),
+                "its slot created on the target, ALTER SYSTEM SET primary_conninfo + pg_reload_conf(), then wait until it streams from the target: a fenced primary still writes some WAL (autovacuum, hint bits) that the target may never receive, and a sibling that got it could not follow",
+            ));
+        }
         steps.extend(pauses);
         steps.push(step(
             &format!("fence:{}", c.primary),
@@ -507,19 +532,12 @@ impl Action for Switchover {
         for p in &c.poolers {
             steps.push(step(&format!("resume:{}", p.pooler), format!("RESUME {} on {}", p.databases.join(", "), p.pooler), "queued clients go on, to the new primary"));
         }
-        for s in &c.siblings {
-            steps.push(step(
-                &format!("repoint_sibling:{s}"),
-                format!("re-point {s} to {}", c.target),
-                "its slot created on the new primary, then ALTER SYSTEM SET primary_conninfo + pg_reload_conf()",
-            ));
-        }
         let mut effects = Vec::new();
         for p in &c.poolers {
             effects.push(format!("{} pauses {} and then sends it to {}", p.pooler, p.databases.join(", "), c.target));
         }
         for s in &c.siblings {
-            effects.push(format!("{s} re-points from {} to {}", c.primary, c.target));
+            effects.push(format!("{s} re-points from {} to {} (below it first, before the pause; it follows the promotion)", c.primary, c.target));
         }
         for (n, up) in &f.following {
             effects.push(format!("{n} keeps streaming from {up} and follows the new timeline"));
@@ -569,6 +587,19 @@ impl Action for Switchover {
         c.fence_before = Some(before.clone());
         steps.context(&serde_json::to_value(&c).unwrap_or(Value::Null)).await;
 
+        // Siblings below the target first, while writes still flow.
+        if let Err(e) = repoint_siblings(ctx, steps, &c.siblings, &c.target, &c.target_host, c.target_port).await {
+            let back = repoint_siblings(ctx, steps, &c.siblings, &c.primary, &c.primary_host, c.primary_port).await;
+            return Err(match back {
+                Ok(()) => Failure::RolledBack(format!("{e}; the siblings were put back on {}; nothing else changed", c.primary)),
+                Err(b) => Failure::NeedsAttention(format!("{e}; putting them back failed too: {b}")),
+            });
+        }
+        if let Err(e) = await_siblings(ctx, steps, &c.siblings, &c.target, c.target_port, None).await {
+            let _ = repoint_siblings(ctx, steps, &c.siblings, &c.primary, &c.primary_host, c.primary_port).await;
+            return Err(Failure::RolledBack(format!("{e}; the siblings were put back on {}; nothing else changed", c.primary)));
+        }
+
         let window = Instant::now();
         // PAUSE each write database, each bounded.
         let mut consoles: Vec<Option<Console>> = consoles.into_iter().map(Some).collect();
@@ -609,7 +640,7 @@ impl Action for Switchover {
         let paused: Vec<(&Console, String)> =
             paused.iter().filter_map(|(i, db)| consoles[*i].as_ref().map(|con| (con, db.clone()))).collect();
         if let Some(e) = pause_error {
-            return Err(self.roll_back(steps, &old, &primary_address, None, &paused, &e).await);
+            return Err(self.roll_back(fleet, steps, &old, &primary_address, None, &paused, &e).await);
         }
 
         let fenced = steps
@@ -621,7 +652,7 @@ impl Action for Switchover {
         c.fenced = true; // even a failed step may have set one layer: roll back restores both
         steps.context(&serde_json::to_value(&c).unwrap_or(Value::Null)).await;
         if let Err(e) = fenced {
-            return Err(self.roll_back(steps, &old, &primary_address, Some(&before), &paused, &e.0).await);
+            return Err(self.roll_back(fleet, steps, &old, &primary_address, Some(&before), &paused, &e.0).await);
         }
         let proven = async {
             steps
@@ -659,7 +690,7 @@ impl Action for Switchover {
         }
         .await;
         if let Err(e) = proven {
-            return Err(self.roll_back(steps, &old, &primary_address, Some(&before), &paused, &e.0).await);
+            return Err(self.roll_back(fleet, steps, &old, &primary_address, Some(&before), &paused, &e.0).await);
         }
 
         let promotion = fleet.postgres.iter().find(|p| p.name == c.target).map(Configured::for_node).expect("checked");
@@ -670,7 +701,7 @@ impl Action for Switchover {
             // Did it promote anyway (a timeout after the request)? Then it is too late to roll back.
             let still_standby = new.query_one("SELECT pg_is_in_recovery()", &[]).await.map(|r| r.get::<_, bool>(0)).unwrap_or(false);
             if still_standby && e.0.contains("failed") {
-                return Err(self.roll_back(steps, &old, &primary_address, Some(&before), &paused, &e.0).await);
+                return Err(self.roll_back(fleet, steps, &old, &primary_address, Some(&before), &paused, &e.0).await);
             }
             return Err(Failure::NeedsAttention(format!(
                 "promotion of {} is in doubt ({}); {} stays fenced and {} stay paused: run fleetdeck actions to finish or roll back",
@@ -686,12 +717,6 @@ impl Action for Switchover {
 
         finish_move(ctx, steps, &c, &new, &paused, limits.pause_timeout).await?;
         let window_ms = window.elapsed().as_secs_f64() * 1000.0;
-        repoint_siblings(ctx, steps, &c).await.map_err(|e| {
-            Failure::NeedsAttention(format!(
-                "{} is the primary and writes flow through the poolers (pause {window_ms:.0} ms), but {e}; {} is fenced and needs rejoin",
-                c.target, c.primary
-            ))
-        })?;
         Ok(format!(
             "{} is the primary; writes were paused {window_ms:.0} ms; {} is fenced and needs rejoin",
             c.target, c.primary
@@ -721,6 +746,7 @@ impl Switchover {
     /// Before promotion: un-fence (when `before` is given) and RESUME what was paused.
     async fn roll_back(
         &self,
+        fleet: &Fleet,
         steps: &mut Steps,
         old: &Client,
         address: &str,
@@ -750,6 +776,9 @@ impl Switchover {
             if let Err(e) = r {
                 problems.push(format!("{} may still be paused ({})", console.name, e.0));
             }
+        }
+        if let Err(e) = repoint_siblings_with(steps, fleet, &c.siblings, &c.primary, &c.primary_host, c.primary_port).await {
+            problems.push(format!("siblings not put back on {}: {e}", c.primary));
         }
         if problems.is_empty() {
             Failure::RolledBack(format!("{why}; rolled back: {} is the primary as before, writes resumed", c.primary))
@@ -845,30 +874,38 @@ pub async fn finish_move(
     }
 }
 
-/// Re-points each sibling at the target: its slot created there first (when
-/// it streams through one), then `primary_conninfo` with the target's host and
-/// port, and a reload.
-pub async fn repoint_siblings(ctx: &ActionContext, steps: &mut Steps, c: &MoveContext) -> Result<(), String> {
+/// Re-points each of `siblings` at `to` (`host:port`): its slot created
+/// there first (when it streams through one), then `primary_conninfo` with
+/// that host and port, and a reload. Idempotent.
+pub async fn repoint_siblings(ctx: &ActionContext, steps: &mut Steps, siblings: &[String], to: &str, host: &str, port: u16) -> Result<(), String> {
+    repoint_siblings_with(steps, &ctx.fleet, siblings, to, host, port).await
+}
+
+async fn repoint_siblings_with(steps: &mut Steps, fleet: &Fleet, siblings: &[String], to: &str, host: &str, port: u16) -> Result<(), String> {
     let mut failed = Vec::new();
-    for sib in &c.siblings {
+    for sib in siblings {
         let r = steps
-            .run(&format!("repoint_sibling:{sib}"), format!("re-point {sib} to {}", c.target), async {
-                let s = action_session(&ctx.fleet, sib).await?;
-                let new = action_session(&ctx.fleet, &c.target).await?;
+            .run(&format!("repoint_sibling:{sib}"), format!("re-point {sib} to {to}"), async {
+                let s = action_session(fleet, sib).await?;
                 let row = s.query_one("SELECT current_setting('primary_conninfo'), current_setting('primary_slot_name')", &[]).await?;
                 let (conninfo, slot): (String, String) = (row.get(0), row.get(1));
-                if !slot.is_empty() {
-                    new.execute(
-                        "SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
-                        &[&slot],
-                    )
-                    .await?;
+                let moved = replace_host_port(&conninfo, host, port);
+                if moved == conninfo {
+                    return Ok::<_, StepError>(format!("already streams from {host}:{port}"));
                 }
-                let conninfo = replace_host_port(&conninfo, &c.target_host, c.target_port);
-                let sql: String = s.query_one("SELECT format('ALTER SYSTEM SET primary_conninfo = %L', $1::text)", &[&conninfo]).await?.get(0);
+                if !slot.is_empty() {
+                    let upstream = action_session(fleet, to).await?;
+                    upstream
+                        .execute(
+                            "SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
+                            &[&slot],
+                        )
+                        .await?;
+                }
+                let sql: String = s.query_one("SELECT format('ALTER SYSTEM SET primary_conninfo = %L', $1::text)", &[&moved]).await?.get(0);
                 s.batch_execute(&sql).await?;
                 s.batch_execute("SELECT pg_reload_conf()").await?;
-                Ok::<_, StepError>(format!("primary_conninfo now names {}:{}{}", c.target_host, c.target_port, if slot.is_empty() { String::new() } else { format!(", slot {slot} on {}", c.target) }))
+                Ok(format!("primary_conninfo now names {host}:{port}{}", if slot.is_empty() { String::new() } else { format!(", slot {slot} on {to}") }))
             })
             .await;
         if let Err(e) = r {
@@ -876,6 +913,41 @@ pub async fn repoint_siblings(ctx: &ActionContext, steps: &mut Steps, c: &MoveCo
         }
     }
     if failed.is_empty() { Ok(()) } else { Err(failed.join("; ")) }
+}
+
+/// Waits until each of `siblings` streams from port `port` (on `timeline`, when given).
+pub async fn await_siblings(
+    ctx: &ActionContext,
+    steps: &mut Steps,
+    siblings: &[String],
+    to: &str,
+    port: u16,
+    timeline: Option<i32>,
+) -> Result<Vec<String>, String> {
+    let fleet = &ctx.fleet;
+    let within = fleet.actions.verify_timeout;
+    let mut seen = Vec::new();
+    for sib in siblings {
+        let target_port = i32::from(port);
+        let r = steps
+            .run(&format!("await_sibling:{sib}"), format!("wait until {sib} streams from {to}"), async {
+                let s = action_session(fleet, sib).await?;
+                let got = poll(within, Duration::from_millis(10), || async {
+                    let r = s.query_opt("SELECT status, sender_port, received_tli FROM pg_stat_wal_receiver", &[]).await.ok()??;
+                    let (status, port, tli): (String, Option<i32>, Option<i32>) = (r.get(0), r.get(1), r.get(2));
+                    (status == "streaming" && port == Some(target_port) && timeline.is_none_or(|t| tli == Some(t)))
+                        .then(|| format!("streaming from port {target_port} on timeline {}", tli.unwrap_or(0)))
+                })
+                .await;
+                got.ok_or_else(|| StepError(format!("{sib} does not stream from {to} within {within:?}")))
+            })
+            .await;
+        match r {
+            Ok(m) => seen.push(m),
+            Err(e) => return Err(e.0),
+        }
+    }
+    Ok(seen)
 }
 
 /// A libpq conninfo (`key=value ...`) with its host and port replaced.
@@ -951,8 +1023,7 @@ fn split_conninfo(s: &str) -> Vec<String> {
 /// (`old_fenced`) the old primary holds its fence.
 pub async fn verify_move(ctx: &ActionContext, steps: &mut Steps, c: &MoveContext, old_fenced: bool) -> Vec<Check> {
     let fleet = &ctx.fleet;
-    let limits = &fleet.actions;
-    let mut checks = Vec::new();
+        let mut checks = Vec::new();
     let timeline = match action_session(fleet, &c.target).await {
         Ok(new) => match new
             .query_one("SELECT pg_is_in_recovery(), ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int", &[])
@@ -1009,26 +1080,10 @@ pub async fn verify_move(ctx: &ActionContext, steps: &mut Steps, c: &MoveContext
         }
     }
     for sib in &c.siblings {
-        let target_port = i32::from(c.target_port);
-        let seen = steps
-            .run(&format!("await_sibling:{sib}"), format!("wait until {sib} streams from {} on the new timeline", c.target), async {
-                let s = action_session(fleet, sib).await?;
-                let got = poll(limits.verify_timeout, Duration::from_millis(20), || async {
-                    let r = s
-                        .query_opt("SELECT status, sender_port, received_tli FROM pg_stat_wal_receiver", &[])
-                        .await
-                        .ok()??;
-                    let (status, port, tli): (String, Option<i32>, Option<i32>) = (r.get(0), r.get(1), r.get(2));
-                    (status == "streaming" && port == Some(target_port) && timeline.is_none_or(|t| tli == Some(t)))
-                        .then(|| format!("streaming from port {target_port} on timeline {}", tli.unwrap_or(0)))
-                })
-                .await;
-                got.ok_or_else(|| StepError(format!("{sib} does not stream from {} within {:?}", c.target, limits.verify_timeout)))
-            })
-            .await;
+        let seen = await_siblings(ctx, steps, std::slice::from_ref(sib), &c.target, c.target_port, timeline).await;
         checks.push(match seen {
-            Ok(m) => Check::pass("sibling_streams", format!("{sib} streams from {}", c.target), m),
-            Err(e) => Check::fail("sibling_streams", format!("{sib} streams from {}", c.target), e.0),
+            Ok(m) => Check::pass("sibling_streams", format!("{sib} streams from {} on its timeline", c.target), m.join("")),
+            Err(e) => Check::fail("sibling_streams", format!("{sib} streams from {} on its timeline", c.target), e),
         });
     }
     if old_fenced {

@@ -211,9 +211,9 @@ impl Store {
         Ok(())
     }
 
-    /// Closes an interrupted run as recovered by run `by`.
+    /// Closes an interrupted (or needs-attention) run as recovered by run `by`.
     pub async fn mark_recovered(&self, run: i64, by: i64, message: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE action_runs SET ended_at = ?, state = 'recovered', recovered_by = ?, message = ? WHERE id = ? AND ended_at IS NULL")
+        sqlx::query("UPDATE action_runs SET ended_at = coalesce(ended_at, ?), state = 'recovered', recovered_by = ?, message = ? WHERE id = ? AND recovered_by IS NULL")
             .bind(timestamp())
             .bind(by)
             .bind(message)
@@ -224,10 +224,13 @@ impl Store {
         Ok(())
     }
 
-    /// Runs with no end (running now, or interrupted), oldest first.
+    /// Runs that need someone: with no end (running now, or interrupted), or
+    /// ended needing attention and not yet recovered; oldest first.
     pub async fn open_runs(&self, fleet: Option<&str>) -> Result<Vec<RunRecord>, StoreError> {
         let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM action_runs WHERE ended_at IS NULL AND (?1 IS NULL OR fleet = ?1) ORDER BY id",
+            "SELECT id FROM action_runs
+             WHERE (ended_at IS NULL OR (state = 'needs_attention' AND recovered_by IS NULL)) AND (?1 IS NULL OR fleet = ?1)
+             ORDER BY id",
         )
         .bind(fleet)
         .fetch_all(&self.pool)
@@ -422,9 +425,12 @@ mod tests {
         assert_eq!(r.steps.len(), 2);
         assert_eq!(r.steps[0].outcome.as_deref(), Some("ok"));
         assert!(r.steps[1].ended_at.is_none(), "the step the console died in has no end");
-        store.end_run(run, "rolled_back", "fleet as before").await.unwrap();
-        assert!(store.open_runs(Some("lab")).await.unwrap().is_empty(), "an ended run is not open");
-        assert_eq!(store.action_run(run).await.unwrap().unwrap().state, "rolled_back");
+        store.end_run(run, "needs_attention", "pgb0 paused").await.unwrap();
+        assert_eq!(store.open_runs(Some("lab")).await.unwrap().len(), 1, "a run that needs attention stays open until recovered");
+        store.mark_recovered(run, run + 1, "finished").await.ok();
+        let closed = store.action_run(run).await.unwrap().unwrap();
+        assert_eq!((closed.state.as_str(), closed.recovered_by), ("recovered", Some(run + 1)));
+        assert!(store.open_runs(Some("lab")).await.unwrap().is_empty(), "a recovered run is not open");
     }
 
     #[tokio::test]
