@@ -15,6 +15,7 @@ import type { Override } from '../src/generated/Override';
 import type { Plan } from '../src/generated/Plan';
 import type { Snapshot } from '../src/generated/Snapshot';
 import {
+  auditBody,
   blocking,
   chainVerdict,
   checkLook,
@@ -195,6 +196,26 @@ describe('verdicts', () => {
     expect(checkLook(check('x', 'fail')).word).toBe('FAIL');
     expect(checkLook(check('x', 'fail', { overridden: 'drill' })).word).toBe('OVERRIDDEN');
     expect(checkLook(check('x', 'warn')).word).toBe('WARN');
+  });
+
+  it("reads an audit record's body for people, leaving out what is malformed", () => {
+    const b = auditBody({
+      run_id: 4,
+      message: 'pg1 is the primary',
+      effects: ['pgb0 pauses', 3],
+      checks: [check('one_primary', 'pass'), { id: 'x', title: 'bad status', status: 'maybe' }, null],
+      overrides: [{ check: 'target_lag', reason: 'drill' }, { check: 'y' }],
+      steps: [{ name: 'promote', title: 'promote pg1', outcome: 'ok', ms: 37.2, message: 'out of recovery' }, { outcome: 'ok' }],
+      verification: [check('writes_land', 'pass')],
+    });
+    expect(b.message).toBe('pg1 is the primary');
+    expect(b.runId).toBe(4);
+    expect(b.effects).toEqual(['pgb0 pauses']);
+    expect(b.checks.map((c) => c.id)).toEqual(['one_primary']);
+    expect(b.overrides).toEqual([{ check: 'target_lag', reason: 'drill' }]);
+    expect(b.steps).toEqual([{ title: 'promote pg1', outcome: 'ok', ms: 37.2, message: 'out of recovery' }]);
+    expect(b.verification).toHaveLength(1);
+    expect(auditBody('not an object')).toEqual({ message: null, runId: null, effects: [], overrides: [], checks: [], steps: [], verification: [] });
   });
 
   it('says whether the audit chain is intact, or where it broke', () => {

@@ -309,6 +309,53 @@ export function chainVerdict(v: AuditVerification): { intact: boolean; text: str
   return { intact: true, text: `intact · ${v.records} record${v.records === 1 ? '' : 's'} · head ${(v.head ?? '').slice(0, 12)}…` };
 }
 
+/** A step as the audit record keeps it. */
+export interface AuditStep {
+  title: string;
+  outcome: string;
+  ms: number | null;
+  message: string | null;
+}
+
+/** An audit record's body, read for people: whatever is missing or malformed is left out. */
+export interface AuditBody {
+  message: string | null;
+  runId: number | null;
+  effects: string[];
+  overrides: Override[];
+  checks: Check[];
+  steps: AuditStep[];
+  verification: Check[];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+function asCheck(v: unknown): Check | null {
+  if (!isObject(v) || typeof v.id !== 'string' || typeof v.title !== 'string') return null;
+  const status = v.status === 'pass' || v.status === 'warn' || v.status === 'fail' ? v.status : null;
+  if (status === null) return null;
+  return { id: v.id, title: v.title, status, evidence: str(v.evidence) ?? '', overridable: v.overridable === true, overridden: str(v.overridden) };
+}
+
+/** The body the engine audits (crates/core/src/action/mod.rs `finish`): message, checks, overrides, steps, verification. */
+export function auditBody(body: unknown): AuditBody {
+  const b = isObject(body) ? body : {};
+  return {
+    message: str(b.message),
+    runId: num(b.run_id),
+    effects: list(b.effects).filter((e): e is string => typeof e === 'string'),
+    overrides: list(b.overrides).flatMap((o) => (isObject(o) && typeof o.check === 'string' && typeof o.reason === 'string' ? [{ check: o.check, reason: o.reason }] : [])),
+    checks: list(b.checks).flatMap((c) => asCheck(c) ?? []),
+    steps: list(b.steps).flatMap((st) =>
+      isObject(st) && typeof st.title === 'string' ? [{ title: st.title, outcome: str(st.outcome) ?? '?', ms: num(st.ms), message: str(st.message) }] : [],
+    ),
+    verification: list(b.verification).flatMap((c) => asCheck(c) ?? []),
+  };
+}
+
 /** A run's title: `switchover pg0 → pg1`, `failover to pg2`. */
 export function actionTitle(what: ActionTarget): string {
   switch (what.kind) {
