@@ -29,6 +29,26 @@ test('--kiosk opens full screen and tells the UI it is the war-room display', as
     assert.ok(rect.width >= screen.w && rect.height >= screen.h, `the window covers the screen: ${JSON.stringify({ rect, screen })}`);
     assert.equal(await s.find('[data-testid=tab-queries]'), null, 'kiosk shows no view tabs');
     await waitFor('a snapshot drawn', async () => (await drawnSeq({ find: (c) => s.find(c), attr: (e, n) => s.attribute(e, n) })) !== null);
+    // No action exists in the war room: its window (labelled war-room) is
+    // granted none of the action commands, and the UI draws no control.
+    for (const [cmd, args] of [
+      ['actions_state', {}],
+      ['actions_unlock', { operator: 'war room' }],
+      ['action_plan', { kind: 'switchover', target: 'pg1' }],
+      ['action_execute', { kind: 'switchover', target: 'pg1', confirm: 'pg1' }],
+      ['audit_trail', { limit: 5 }],
+    ]) {
+      const r = await s.cmd('POST', '/execute/async', {
+        script: `const done = arguments[arguments.length - 1];
+          window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1]).then((v) => done({ answered: v }), (e) => done({ failed: String(e) }));`,
+        args: [cmd, args],
+      });
+      assert.match(r.failed ?? '', /not allowed/, `${cmd} is refused by the ACL in the war room: ${JSON.stringify(r)}`);
+    }
+    assert.equal(await s.find('[data-testid=actions-lock]'), null, 'no lock or unlock control');
+    await s.keys('a');
+    assert.equal(await s.find('[data-testid=audit-trail]'), null, 'no audit trail');
+    assert.equal(await s.find('[data-testid=actions-panel]'), null, 'no Actions panel');
     await s.painted();
     screenshotDisplay('desktop-kiosk');
   } finally {

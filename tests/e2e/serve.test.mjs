@@ -14,7 +14,7 @@ import { fleetPath, repo, waitFor } from './lib/lab.mjs';
 import { freePort, portOpen } from './lib/ports.mjs';
 import { artifacts } from './lib/screenshot.mjs';
 import { engineSnapshot, launchChromium, startServe } from './lib/serve.mjs';
-import { drawnSeq, nextSnapshotDrawn, gotoView } from './lib/views.mjs';
+import { drawnSeq, nextSnapshotDrawn, gotoView, palette } from './lib/views.mjs';
 
 // Every fleetdeck serve started here (they inherit this environment) records
 // incident episodes in a scratch store, never in the user's.
@@ -102,6 +102,55 @@ test('the server is read-only and serves the desktop CSP', async () => {
   const analyze = await fetch(new URL('api/explain?node=pg1&sql=SELECT%201&analyze=true', serve.url));
   assert.equal(analyze.status, 403, 'EXPLAIN ANALYZE is never run for a browser');
   assert.equal((await analyze.json()).code, 'refused');
+});
+
+// Guarded actions exist only in the desktop app: serve routes none, and the
+// UI it serves offers none (its data source has no actions).
+test('serve has no action: plausible action routes are 404, and the page shows no Actions panel, lock or audit trail', async () => {
+  const routes = [
+    'api/actions',
+    'api/actions/state',
+    'api/actions/unlock',
+    'api/actions/plan',
+    'api/actions/execute',
+    'api/action',
+    'api/action_execute',
+    'api/switchover',
+    'api/switchover?to=pg1&confirm=pg1',
+    'api/failover',
+    'api/recovery',
+    'api/audit',
+    'api/audit_trail',
+  ];
+  for (const route of routes) {
+    for (const method of ['GET', 'POST']) {
+      const r = await fetch(new URL(route, serve.url), { method, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? '{"target":"pg1","confirm":"pg1"}' : undefined });
+      assert.equal(r.status, 404, `${method} /${route} is no endpoint`);
+      assert.equal((await r.json()).code, 'bad_request', `${method} /${route} answers a UiError`);
+    }
+  }
+  for (const page of ['switchover', 'actions']) {
+    const r = await fetch(new URL(page, serve.url), { method: 'POST' });
+    assert.ok(r.status >= 400, `POST /${page} is refused (${r.status}): nothing but GET is routed`);
+  }
+
+  assert.equal(await ui.find('[data-testid=actions-lock]'), null, 'no lock or unlock control in the header');
+  await palette(ui, 'pg1');
+  await waitFor('node detail of pg1', () => ui.find('[data-testid=node-detail][data-node=pg1]'));
+  assert.equal(await ui.find('[data-testid=node-switchover]'), null, 'no switchover offered on a replica');
+  await page.keyboard.press('s');
+  await page.keyboard.press('a');
+  await nextSnapshotDrawn(ui, 'the topology view');
+  assert.equal(await ui.find('[data-testid=actions-panel]'), null, 's opens no Actions panel');
+  assert.equal(await ui.find('[data-testid=audit-trail]'), null, 'a opens no audit trail');
+  assert.equal(await ui.find('[data-testid=actions-unlock]'), null);
+  await page.keyboard.type(':');
+  const input = await waitFor('the palette', () => ui.find('[data-testid=palette]'));
+  await input.type('switchover');
+  assert.equal(await ui.find('[data-testid=palette-item][data-kind=action]'), null, 'the palette offers no action');
+  await page.keyboard.press('Escape');
+  await gotoView(ui, 'overview');
+  assert.deepEqual(consoleErrors, [], 'no script errors');
 });
 
 test('bound off loopback, it prints a token and refuses every request without it', async () => {
