@@ -31,6 +31,7 @@ import {
   readiness,
   reduce,
   relockIn,
+  runSummary,
   switchoverTargets,
   type ActionsApi,
   type ActionsState,
@@ -216,6 +217,13 @@ describe('verdicts', () => {
     expect(b.steps).toEqual([{ title: 'promote pg1', outcome: 'ok', ms: 37.2, message: 'out of recovery' }]);
     expect(b.verification).toHaveLength(1);
     expect(auditBody('not an object')).toEqual({ message: null, runId: null, effects: [], overrides: [], checks: [], steps: [], verification: [] });
+  });
+
+  it('says how a run to recover was left', () => {
+    const r = { id: 3, kind: 'switchover', targets: ['pg0', 'pg1'], operator: 'ada', started_at: 'T', running: false, state: 'running', message: '' };
+    expect(runSummary(r)).toBe('#3 switchover pg0 → pg1 by ada since T: interrupted, its console gone');
+    expect(runSummary({ ...r, state: 'needs_attention', message: 'pgb0/chat paused' })).toBe('#3 switchover pg0 → pg1 by ada since T: ended needing attention — pgb0/chat paused');
+    expect(runSummary({ ...r, running: true })).toBe('#3 switchover pg0 → pg1 by ada since T (still running in another console)');
   });
 
   it('says whether the audit chain is intact, or where it broke', () => {
@@ -497,6 +505,7 @@ describe('the Actions panel in the desktop', () => {
       host: 'desk',
       pid: 4242,
       started_at: '2026-01-01T00:00:00.000Z',
+      ended_at: null,
       state: 'running',
       message: '',
       steps: [{ seq: 1, step: 'pause:pgb0', title: 'PAUSE pgb0/chat', started_at: '', ended_at: null, outcome: null, ms: null, message: null }],
@@ -505,7 +514,7 @@ describe('the Actions panel in the desktop', () => {
     source.actions.st.open_runs = [run];
     await mountApp(source);
     const banner = $('[data-testid="interrupted-banner"]')!;
-    expect(banner.textContent).toContain('#5 switchover pg0 → pg1 by Ada');
+    expect(banner.textContent).toContain('#5 switchover pg0 → pg1 by Ada since 2026-01-01T00:00:00.000Z: interrupted, its console gone');
     ($('[data-testid="banner-recover-5"]') as HTMLButtonElement).click();
     await flush();
     expect($('[data-testid="actions-panel"]')!.dataset.kind).toBe('recovery');

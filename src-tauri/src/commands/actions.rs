@@ -41,17 +41,18 @@ pub enum ActionKind {
     Switchover,
     /// Failover, to `target` or the most advanced replica (the primary is gone).
     Failover,
-    /// Recovery of the interrupted run `run_id`.
+    /// Recovery of run `run_id` (interrupted, or ended needing attention).
     Recovery,
 }
 
-/// A journaled run with no end, and whether its console still runs it.
+/// A journaled run that needs someone (no end yet, or ended needing attention
+/// and not recovered), and whether a live console runs it now.
 #[derive(Debug, Clone, Serialize)]
 pub struct OpenRun {
     /// The run, with its steps.
     #[serde(flatten)]
     pub run: RunRecord,
-    /// Its console is alive (same host, its process exists): running, not interrupted.
+    /// Running now: no end, and its console alive (same host, its process exists).
     pub running: bool,
 }
 
@@ -63,7 +64,7 @@ pub struct ActionsState {
     pub lock: Lock,
     /// Actions can be offered at all (some node or pooler has an action login).
     pub available: bool,
-    /// Runs of this fleet with no end: interrupted ones need a recovery.
+    /// Runs of this fleet that need someone: each not running needs a recovery.
     pub open_runs: Vec<OpenRun>,
 }
 
@@ -78,7 +79,7 @@ pub struct AuditTrail {
     pub verification: AuditVerification,
 }
 
-/// The lock, whether actions can be offered, and the fleet's interrupted runs.
+/// The lock, whether actions can be offered, and the fleet's runs to recover.
 #[tauri::command]
 pub async fn actions_state(desk: State<'_, Desk>, session: State<'_, ActionSession>) -> Result<ActionsState, UiError> {
     state(&desk, &session).await
@@ -246,7 +247,8 @@ async fn run_kind(
     })
 }
 
-/// The interrupted run `id` of `fleet`: one with no end whose console is gone.
+/// Run `id` of `fleet`, to recover: interrupted (no end, its console gone) or
+/// ended needing attention; never one a live console runs.
 async fn interrupted_run(store: &Store, fleet: &str, id: Option<i64>) -> Result<RunRecord, UiError> {
     let id = id.ok_or_else(|| UiError::new(ErrorCode::BadRequest, "a recovery needs the interrupted run's id"))?;
     let run = store
@@ -255,11 +257,11 @@ async fn interrupted_run(store: &Store, fleet: &str, id: Option<i64>) -> Result<
         .map_err(store_error)?
         .into_iter()
         .find(|r| r.id == id)
-        .ok_or_else(|| UiError::new(ErrorCode::BadRequest, format!("no open action #{id} for fleet {fleet}")))?;
+        .ok_or_else(|| UiError::new(ErrorCode::BadRequest, format!("no action #{id} to recover for fleet {fleet}")))?;
     if is_live(&run) {
         return Err(UiError::new(
             ErrorCode::Refused,
-            format!("refused: action #{id} is still running (pid {} on {}), not interrupted", run.pid, run.host),
+            format!("refused: action #{id} is still running (pid {} on {}): there is nothing to recover yet", run.pid, run.host),
         ));
     }
     Ok(run)

@@ -32,7 +32,11 @@ export interface RunStep {
   message: string | null;
 }
 
-/** A run with no end (`OpenRun`: a `RunRecord` and whether its console still runs it). */
+/**
+ * A run that needs someone (`OpenRun`: a `RunRecord` and whether its console
+ * still runs it): no end yet (running, or interrupted), or ended needing
+ * attention and not recovered yet.
+ */
 export interface OpenRun {
   id: number;
   fleet: string;
@@ -43,10 +47,13 @@ export interface OpenRun {
   host: string;
   pid: number;
   started_at: string;
+  /** Set once it ended (needing attention); null while running or interrupted. */
+  ended_at: string | null;
+  /** `running` (or interrupted), `needs_attention`. */
   state: string;
   message: string;
   steps: RunStep[];
-  /** Its console is alive: running elsewhere, not interrupted. */
+  /** Running now in a live console: neither interrupted nor ended. */
   running: boolean;
 }
 
@@ -391,8 +398,11 @@ export function switchoverTargets(nodes: readonly Pick<Node, 'name' | 'role'>[])
 }
 
 /** A run's summary for the interrupted-actions banner. */
-export function runSummary(r: Pick<OpenRun, 'id' | 'kind' | 'targets' | 'operator' | 'started_at' | 'running'>): string {
-  return `#${r.id} ${r.kind} ${r.targets.join(' → ')} by ${r.operator} since ${r.started_at}${r.running ? ' (still running in another console)' : ''}`;
+export function runSummary(r: Pick<OpenRun, 'id' | 'kind' | 'targets' | 'operator' | 'started_at' | 'running' | 'state' | 'message'>): string {
+  const head = `#${r.id} ${r.kind} ${r.targets.join(' → ')} by ${r.operator} since ${r.started_at}`;
+  if (r.running) return `${head} (still running in another console)`;
+  if (r.state === 'needs_attention') return `${head}: ended needing attention${r.message ? ` — ${r.message}` : ''}`;
+  return `${head}: interrupted, its console gone`;
 }
 
 /** Health for a lock badge: unlocked is a warning (the console can change the fleet). */

@@ -39,6 +39,7 @@ export function createActions(api: ActionsApi | undefined, offered: Ref<boolean>
 
   const relockLeft = computed(() => relockIn(state.value, readAt.value, clock.value));
   const unlocked = computed(() => (state.value?.unlocked ?? false) && (relockLeft.value ?? 1) > 0);
+  /** Runs to recover: interrupted (console gone) or ended needing attention; not one running now. */
   const interrupted = computed(() => (state.value?.open_runs ?? []).filter((r) => !r.running));
 
   function take(s: ActionsState): ActionsState {
