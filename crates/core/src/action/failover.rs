@@ -30,6 +30,10 @@ use crate::address::Address;
 use crate::pg;
 use crate::snapshot::{Role, Snapshot};
 
+/// A last sighting of the primary older than this (seconds) cannot bound the
+/// loss: refused like a loss over the limit, unless a reason is typed.
+pub const STALE_SIGHTING_SECONDS: f64 = 10.0;
+
 /// A replica that could take over.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Candidate {
@@ -219,7 +223,10 @@ impl Failover {
                     chosen.node,
                     chosen.received.as_deref().unwrap_or("?")
                 );
-                checks.push(if bytes <= limit {
+                // A sighting older than a few refreshes bounds nothing: the primary
+                // may have written any amount since.
+                let stale = !(age.is_finite() && age <= STALE_SIGHTING_SECONDS);
+                checks.push(if bytes <= limit && !stale {
                     Check::pass("data_loss", format!("possible loss within {limit} bytes"), self.loss.clone())
                 } else {
                     Check::fail_overridable("data_loss", format!("possible loss within {limit} bytes"), self.loss.clone())

@@ -233,14 +233,24 @@ fn repoint_value(value: &str, host: &str, port: u16) -> String {
 pub async fn new_client_reaches(endpoint: &PgBouncerEndpoint, db: &str) -> Result<String, String> {
     let mut login = endpoint.action.clone().ok_or("no action login")?;
     login.dbname = Some(db.to_string());
-    let (client, _) = pg::connect(&login, APPLICATION_NAME, CONNECT).await.map_err(|e| e.to_string())?;
-    let row = client
-        .query_one("SELECT inet_server_port(), pg_is_in_recovery()", &[])
+    // A client of a pooler whose server is down queues for query_wait_timeout
+    // (120 s by default): bound the whole attempt, login and query.
+    let attempt = async {
+        let (client, _) = pg::connect(&login, APPLICATION_NAME, CONNECT).await.map_err(|e| e.to_string())?;
+        let row = client
+            .query_one("SELECT inet_server_port(), pg_is_in_recovery()", &[])
+            .await
+            .map_err(|e| pg::error_text(&e))?;
+        let (port, recovery): (Option<i32>, bool) = (row.get(0), row.get(1));
+        Ok(format!("a new client through {} reached port {} (in recovery: {recovery})", endpoint.name, port.unwrap_or(0)))
+    };
+    tokio::time::timeout(CLIENT_THROUGH, attempt)
         .await
-        .map_err(|e| pg::error_text(&e))?;
-    let (port, recovery): (Option<i32>, bool) = (row.get(0), row.get(1));
-    Ok(format!("a new client through {} reached port {} (in recovery: {recovery})", endpoint.name, port.unwrap_or(0)))
+        .unwrap_or_else(|_| Err(format!("a new client through {} got no answer within {CLIENT_THROUGH:?}", endpoint.name)))
 }
+
+/// How long a client through a pooler may take to log in and answer.
+const CLIENT_THROUGH: Duration = Duration::from_secs(3);
 
 #[cfg(test)]
 mod tests {
