@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use fleetdeck_core::contract::{ErrorCode, UiError};
 use fleetdeck_core::store::Store;
 use serde::Serialize;
-use tokio::sync::OnceCell;
+
+use crate::local_store::LocalStore;
 
 /// How long an unlocked session may sit without an action command: 10 min.
 pub const IDLE_LIMIT: Duration = Duration::from_secs(600);
@@ -52,14 +53,15 @@ struct State {
 pub struct ActionSession {
     idle: Duration,
     state: Mutex<State>,
-    /// The local store (journal, fences, audit log), opened on first use.
-    store: OnceCell<Store>,
+    /// The app's local store (journal, fences, audit log).
+    store: LocalStore,
 }
 
 impl ActionSession {
-    /// A locked session that re-locks after `idle` without activity once unlocked.
-    pub fn new(idle: Duration) -> Self {
-        Self { idle, state: Mutex::new(State::default()), store: OnceCell::new() }
+    /// A locked session that re-locks after `idle` without activity once
+    /// unlocked, journaling and auditing in `store`.
+    pub fn new(idle: Duration, store: LocalStore) -> Self {
+        Self { idle, state: Mutex::new(State::default()), store }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -112,12 +114,11 @@ impl ActionSession {
         self.state().operator.clone()
     }
 
-    /// The local store in the data directory (`$FLEETDECK_DATA_DIR`), opened once.
+    /// The local store in the data directory (`$FLEETDECK_DATA_DIR`).
     pub async fn store(&self) -> Result<Store, UiError> {
         self.store
-            .get_or_try_init(Store::open_default)
+            .get()
             .await
-            .cloned()
             .map_err(|e| UiError::new(ErrorCode::Internal, format!("actions need the local store for their journal and audit log: {e}")))
     }
 
@@ -158,7 +159,7 @@ mod tests {
 
     #[test]
     fn a_session_starts_locked_and_the_first_unlock_needs_a_name() {
-        let s = ActionSession::new(10 * MIN);
+        let s = ActionSession::new(10 * MIN, LocalStore::default());
         let t0 = Instant::now();
         let lock = s.lock_state(t0);
         assert!(!lock.unlocked, "the app starts read-only");
@@ -179,7 +180,7 @@ mod tests {
 
     #[test]
     fn it_relocks_after_the_idle_limit_and_activity_restarts_the_timer() {
-        let s = ActionSession::new(10 * MIN);
+        let s = ActionSession::new(10 * MIN, LocalStore::default());
         let t0 = Instant::now();
         s.unlock(Some("ada"), t0).unwrap();
         assert_eq!(s.lock_state(t0 + 4 * MIN).relock_in_seconds, Some(360));
@@ -196,7 +197,7 @@ mod tests {
 
     #[test]
     fn lock_locks_at_once_and_keeps_the_name() {
-        let s = ActionSession::new(10 * MIN);
+        let s = ActionSession::new(10 * MIN, LocalStore::default());
         let t0 = Instant::now();
         s.unlock(Some("ada"), t0).unwrap();
         s.lock();

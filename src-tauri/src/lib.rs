@@ -14,6 +14,7 @@
 
 pub mod action_session;
 pub mod commands;
+pub mod local_store;
 pub mod locale;
 pub mod push;
 pub mod remembered;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use tauri::{App, AppHandle, Builder, Manager, Runtime, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 
 use crate::action_session::{ActionSession, IDLE_LIMIT};
+use crate::local_store::LocalStore;
 use crate::remembered::RememberedFleet;
 use crate::watch::{Desk, Watch};
 
@@ -73,8 +75,9 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, options: Options) -> tauri::Resu
         None => app_config_dir(context.config())?,
     };
     let remembered = RememberedFleet::in_dir(&config_dir);
+    let store = LocalStore::default();
     let first = match options.fleet.or_else(|| remembered.get()) {
-        Some(path) => Watch::start(&path).map_err(|e| e.message),
+        Some(path) => Watch::start(&path, &store).map_err(|e| e.message),
         None => Err("no fleet file: start with --fleet FILE or choose one".to_string()),
     };
 
@@ -107,7 +110,7 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, options: Options) -> tauri::Resu
             eprintln!("fleetdeck-desktop: cannot push a snapshot: {e}");
         }
     });
-    let desk = Desk::new(kiosk, remembered, emit);
+    let desk = Desk::new(kiosk, remembered, store.clone(), emit);
     match first {
         Ok(watch) => {
             desk.show(watch);
@@ -119,7 +122,7 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, options: Options) -> tauri::Resu
         }
     }
     app.manage(desk);
-    app.manage(ActionSession::new(IDLE_LIMIT));
+    app.manage(ActionSession::new(IDLE_LIMIT, store));
     Ok(app)
 }
 

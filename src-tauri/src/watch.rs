@@ -30,6 +30,7 @@ use fleetdeck_core::watch::{self, IncidentStore, Snapshots};
 use tauri::async_runtime::JoinHandle;
 use tokio::sync::oneshot;
 
+use crate::local_store::LocalStore;
 use crate::remembered::RememberedFleet;
 
 /// Pushes one snapshot to the UI (the Tauri event, in the app; anything in tests).
@@ -39,8 +40,8 @@ pub type Emit = Arc<dyn Fn(&Snapshot) + Send + Sync>;
 const STOP_WAIT: Duration = Duration::from_secs(3);
 
 /// A fleet file loaded and its watch stream running on Tauri's runtime,
-/// recording incidents in the default store (`$FLEETDECK_DATA_DIR`, else the
-/// user's data directory). Dropping it stops the stream.
+/// recording incidents in the app's local store (`$FLEETDECK_DATA_DIR`, else
+/// the user's data directory). Dropping it stops the stream.
 pub struct Watch {
     path: PathBuf,
     fleet: Arc<Fleet>,
@@ -51,13 +52,20 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// Loads the fleet file at `path` and starts refreshing it at once.
-    pub fn start(path: &Path) -> Result<Self, UiError> {
+    /// Loads the fleet file at `path` and starts refreshing it at once,
+    /// recording incidents in `store`.
+    pub fn start(path: &Path, store: &LocalStore) -> Result<Self, UiError> {
         let fleet =
             Fleet::load(path).map_err(|e| UiError::new(ErrorCode::BadRequest, format!("bad fleet file: {e}")))?;
         let (tx, snapshots) = tokio::sync::watch::channel(None);
         let (stop, stopped) = oneshot::channel();
-        let stream = tauri::async_runtime::spawn(watch::run(fleet.clone(), IncidentStore::Default, tx, stopped));
+        let (watched, store) = (fleet.clone(), store.clone());
+        let stream = tauri::async_runtime::spawn(async move {
+            // A store that does not open: the engine opens it again itself and
+            // reports why in every snapshot (`store.error`).
+            let incidents = store.get().await.map_or(IncidentStore::Default, IncidentStore::Open);
+            watch::run(watched, incidents, tx, stopped).await
+        });
         Ok(Self {
             path: path.to_path_buf(),
             fleet: Arc::new(fleet),
@@ -111,6 +119,7 @@ enum Watched {
 pub struct Desk {
     kiosk: bool,
     remembered: RememberedFleet,
+    store: LocalStore,
     emit: Emit,
     /// Bumped on every switch; held while a snapshot is checked and pushed.
     generation: Arc<Mutex<u64>>,
@@ -118,11 +127,12 @@ pub struct Desk {
 }
 
 impl Desk {
-    /// A desk watching nothing yet.
-    pub fn new(kiosk: bool, remembered: RememberedFleet, emit: Emit) -> Self {
+    /// A desk watching nothing yet; the fleets it shows record incidents in `store`.
+    pub fn new(kiosk: bool, remembered: RememberedFleet, store: LocalStore, emit: Emit) -> Self {
         Self {
             kiosk,
             remembered,
+            store,
             emit,
             generation: Arc::new(Mutex::new(0)),
             watched: Mutex::new(Watched::Nothing("no fleet file yet".into())),
@@ -152,7 +162,7 @@ impl Desk {
     /// Loads the fleet file at `path` and shows it in place of the current
     /// one, which keeps running if the file does not load.
     pub fn open(&self, path: &Path) -> Result<FleetInfo, UiError> {
-        Ok(self.show(Watch::start(path)?))
+        Ok(self.show(Watch::start(path, &self.store)?))
     }
 
     /// Shows `watch` from its newest snapshot on, in place of the current
