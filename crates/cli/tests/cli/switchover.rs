@@ -67,10 +67,6 @@ fn primary(data: &Path) -> Option<String> {
     (p.len() == 1).then(|| p[0].0.clone())
 }
 
-fn switchover(data: &Path, to: &str) -> Output {
-    fd(data, &["switchover", "--fleet", fleet_file().to_str().unwrap(), "--to", to, "--yes", "--confirm", to, "--json"])
-}
-
 /// Puts the lab back: every fenced or stray node rejoined, pg0 the primary.
 fn restore_lab(data: &Path) {
     for _ in 0..3 {

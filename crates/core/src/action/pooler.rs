@@ -227,8 +227,8 @@ fn repoint_value(value: &str, host: &str, port: u16) -> String {
     parts.join(" ")
 }
 
-/// A new client through the pooler reaches `db` (pgbouncer#498: after `PAUSE`
-/// + `RELOAD` to a new host some clients saw "cannot connect to server").
+/// A new client through the pooler reaches `db` (pgbouncer#498: after a
+/// `PAUSE` and a `RELOAD` to a new host some clients saw "cannot connect to server").
 /// Uses the pooler's action login with `db` as the database.
 pub async fn new_client_reaches(endpoint: &PgBouncerEndpoint, db: &str) -> Result<String, String> {
     let mut login = endpoint.action.clone().ok_or("no action login")?;

@@ -566,7 +566,7 @@ impl Action for Switchover {
         let mut c = f.ctx.clone();
         let limits = ctx.fleet.actions.clone();
         let fleet = &ctx.fleet;
-        let primary_address = format!("{}", c.primary);
+        let primary_address = format!("{} ({}:{})", c.primary, c.primary_host, c.primary_port);
 
         // Everything that logs in happens before the pause.
         let opened = steps
@@ -640,7 +640,7 @@ impl Action for Switchover {
         let paused: Vec<(&Console, String)> =
             paused.iter().filter_map(|(i, db)| consoles[*i].as_ref().map(|con| (con, db.clone()))).collect();
         if let Some(e) = pause_error {
-            return Err(self.roll_back(fleet, steps, &old, &primary_address, None, &paused, &e).await);
+            return Err(self.roll_back(fleet, steps, &old, None, &paused, &e).await);
         }
 
         let fenced = steps
@@ -652,7 +652,7 @@ impl Action for Switchover {
         c.fenced = true; // even a failed step may have set one layer: roll back restores both
         steps.context(&serde_json::to_value(&c).unwrap_or(Value::Null)).await;
         if let Err(e) = fenced {
-            return Err(self.roll_back(fleet, steps, &old, &primary_address, Some(&before), &paused, &e.0).await);
+            return Err(self.roll_back(fleet, steps, &old, Some(&before), &paused, &e.0).await);
         }
         let proven = async {
             steps
@@ -690,7 +690,7 @@ impl Action for Switchover {
         }
         .await;
         if let Err(e) = proven {
-            return Err(self.roll_back(fleet, steps, &old, &primary_address, Some(&before), &paused, &e.0).await);
+            return Err(self.roll_back(fleet, steps, &old, Some(&before), &paused, &e.0).await);
         }
 
         let promotion = fleet.postgres.iter().find(|p| p.name == c.target).map(Configured::for_node).expect("checked");
@@ -701,7 +701,7 @@ impl Action for Switchover {
             // Did it promote anyway (a timeout after the request)? Then it is too late to roll back.
             let still_standby = new.query_one("SELECT pg_is_in_recovery()", &[]).await.map(|r| r.get::<_, bool>(0)).unwrap_or(false);
             if still_standby && e.0.contains("failed") {
-                return Err(self.roll_back(fleet, steps, &old, &primary_address, Some(&before), &paused, &e.0).await);
+                return Err(self.roll_back(fleet, steps, &old, Some(&before), &paused, &e.0).await);
             }
             return Err(Failure::NeedsAttention(format!(
                 "promotion of {} is in doubt ({}); {} stays fenced and {} stay paused: run fleetdeck actions to finish or roll back",
@@ -749,7 +749,6 @@ impl Switchover {
         fleet: &Fleet,
         steps: &mut Steps,
         old: &Client,
-        address: &str,
         before: Option<&FenceBefore>,
         paused: &[(&Console, String)],
         why: &str,
@@ -759,7 +758,7 @@ impl Switchover {
         if let Some(before) = before {
             let r = steps
                 .run(&format!("unfence:{}", c.primary), format!("roll back: un-fence {}", c.primary), async {
-                    fence::unfence(old, address, before, Duration::from_secs(2)).await?;
+                    fence::unfence(old, &c.primary, before, Duration::from_secs(2)).await?;
                     Ok::<_, StepError>("settings restored as postgresql.auto.conf had them".to_string())
                 })
                 .await;

@@ -427,9 +427,23 @@ mod tests {
         assert!(r.steps[1].ended_at.is_none(), "the step the console died in has no end");
         store.end_run(run, "needs_attention", "pgb0 paused").await.unwrap();
         assert_eq!(store.open_runs(Some("lab")).await.unwrap().len(), 1, "a run that needs attention stays open until recovered");
-        store.mark_recovered(run, run + 1, "finished").await.ok();
+        let recovery = store
+            .begin_run(&NewRun {
+                fleet: "lab",
+                kind: "recovery",
+                targets: &targets,
+                operator: "ada",
+                os_user: "root",
+                plan: &serde_json::json!({}),
+                checks: &serde_json::json!([]),
+                context: &serde_json::json!({"recovers": run}),
+            })
+            .await
+            .unwrap();
+        store.end_run(recovery, "done", "finished").await.unwrap();
+        store.mark_recovered(run, recovery, "finished").await.unwrap();
         let closed = store.action_run(run).await.unwrap().unwrap();
-        assert_eq!((closed.state.as_str(), closed.recovered_by), ("recovered", Some(run + 1)));
+        assert_eq!((closed.state.as_str(), closed.recovered_by), ("recovered", Some(recovery)));
         assert!(store.open_runs(Some("lab")).await.unwrap().is_empty(), "a recovered run is not open");
     }
 
