@@ -236,6 +236,10 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(self.query_error("list open action runs"))?;
+        self.runs(ids).await
+    }
+
+    async fn runs(&self, ids: Vec<i64>) -> Result<Vec<RunRecord>, StoreError> {
         let mut out = Vec::new();
         for id in ids {
             if let Some(r) = self.action_run(id).await? {
@@ -254,13 +258,7 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(self.query_error("list action runs"))?;
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some(r) = self.action_run(id).await? {
-                out.push(r);
-            }
-        }
-        Ok(out)
+        self.runs(ids).await
     }
 
     /// One run with its steps.
