@@ -956,3 +956,28 @@ async fn failover_after_kill_9_states_its_loss_refuses_above_the_limit_and_fence
     let routed: Vec<&Value> = snap["poolers"].as_array().unwrap().iter().filter(|p| p["node"] == "pg0").collect();
     assert!(routed.is_empty(), "no pooler routes to the old primary: {routed:?}");
 }
+
+#[test]
+fn a_promote_command_from_the_fleet_file_does_the_promotion() {
+    let data = Scratch::new("promote-command");
+    let _restore = Restore::new(&data);
+    // As a managed service would: an operator's command, here psql over the lab's socket as postgres.
+    let (sock, port) = (run_dir().join("sock"), port_of("postgres", "pg1"));
+    let marker = data.join("promoted-by-command");
+    let file = std::fs::read_to_string(fleet_file()).unwrap();
+    let action_line = file.lines().find(|l| l.starts_with("action = ") && l.contains(&format!("port={port} "))).unwrap().to_string();
+    let command = format!(
+        "promote_command = [\"sh\", \"-c\", \"touch {} && runuser -u postgres -- psql -XAtq -h {} -p {port} -d postgres -c 'SELECT pg_promote(false)' && test \\\"$FLEETDECK_NODE\\\" = {{node}}\"]",
+        marker.display(),
+        sock.display()
+    );
+    let fleet = data.join("fleet-promote.toml");
+    std::fs::write(&fleet, file.replace(&action_line, &format!("{action_line}\n{command}"))).unwrap();
+    let dry = fd(&data, &["switchover", "--fleet", fleet.to_str().unwrap(), "--to", "pg1", "--dry-run", "--json"]);
+    let plan = outcome(&dry)["plan"]["steps"].to_string();
+    assert!(plan.contains("run sh -c") && plan.contains("pg_promote"), "the plan says the command will promote: {plan}");
+    let out = fd(&data, &["switchover", "--fleet", fleet.to_str().unwrap(), "--to", "pg1", "--yes", "--confirm", "pg1", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(marker.exists(), "the promotion went through the fleet file's command");
+    assert_eq!(primary(&data).as_deref(), Some("pg1"));
+}
