@@ -141,11 +141,13 @@ test('the palette navigates to a node', async () => {
 test("a query's plan renders in the Queries view", async () => {
   await gotoView(ui, 'queries');
   // pg_stat_statements is read every few refreshes; picking a row explains it.
-  // A plain SELECT: the monitoring login may read every table but not write,
-  // so PostgreSQL refuses even to plan an INSERT or a SELECT … FOR KEY SHARE
-  // (foreign-key checks) for it. Click a cell: the row is wider than its
-  // scrolled panel, so its centre may be out of view.
-  const plainSelect = '[data-testid=statement]:has(td[title^="SELECT"]:not([title*=" FOR "])) td';
+  // A plain SELECT of the workload (chat_app): the monitoring login may read
+  // every table but not write, so PostgreSQL refuses even to plan an INSERT
+  // or a SELECT … FOR KEY SHARE (foreign-key checks) for it, nor may it call
+  // what other logins do (pg_rewind's pg_read_binary_file, after a
+  // `lab/lab rejoin`, tops the list then). Click a cell: the row is wider
+  // than its scrolled panel, so its centre may be out of view.
+  const plainSelect = '[data-testid=statement][data-user=chat_app]:has(td[title^="SELECT"]:not([title*=" FOR "])) td';
   const cell = await waitFor('a plain SELECT to explain', () => ui.find(plainSelect), { timeout: 30_000 });
   await ui.click(cell);
   // PEV2 draws its own tree inside the plan panel.
