@@ -19,7 +19,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startDesktop } from './lib/desktop.mjs';
 import { fleetPath, waitFor } from './lib/lab.mjs';
-import { isBuilt, lagBytes, restoreLab, roles } from './lib/layout.mjs';
+import { inactiveSlots, isBuilt, lagBytes, restoreLab, roles } from './lib/layout.mjs';
 import { screenshotDisplay as grab } from './lib/screenshot.mjs';
 import { drawnSeq } from './lib/views.mjs';
 
@@ -223,4 +223,7 @@ test('keyboard only: a switchover to pg1 runs from the Actions panel — plan, c
     t.diagnostic(`lab put back: ${did.join('; ')}`);
   }
   assert.ok(isBuilt(roles(fleet)), 'the lab is as built again');
+  await waitFor('no inactive replication slot left behind (each holds WAL)', async () => inactiveSlots(fleet).length === 0, { timeout: 30_000 }).catch((e) => {
+    throw new Error(`${e.message}: ${inactiveSlots(fleet).join(', ')}`);
+  });
 });

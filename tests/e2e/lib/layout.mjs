@@ -66,6 +66,16 @@ export function isBuilt(r = roles(), built = builtUpstreams()) {
   return true;
 }
 
+/** Inactive replication slots on any node, as `node/slot` (the built lab has none). */
+export function inactiveSlots(fleet = fleetPath()) {
+  return Object.entries(endpoints(fleet).postgres).flatMap(([name, e]) =>
+    psql(e.action, 'SELECT slot_name FROM pg_replication_slots WHERE NOT active')
+      .split('\n')
+      .filter((slot) => slot !== '')
+      .map((slot) => `${name}/${slot}`),
+  );
+}
+
 /** `fleetdeck switchover --fleet F --to NODE --yes --confirm NODE`, recording in `dataDir`: { status, output }. */
 export function cliSwitchover(fleet, to, dataDir) {
   const r = spawnSync(cliBinary(), ['switchover', '--fleet', fleet, '--to', to, '--yes', '--confirm', to], {
@@ -81,9 +91,9 @@ const withHostPort = (conninfo, p) => conninfo.replace(/\bhost=\S+/, 'host=127.0
 
 /**
  * Each replica back under its built upstream (a slot on the upstream, then
- * ALTER SYSTEM primary_conninfo and a reload, awaited streaming), and each
- * pgbK (K ≥ 1) back in front of pgK (its ini rewritten, then RELOAD). Needs
- * pg0 as the primary.
+ * ALTER SYSTEM primary_conninfo and a reload, awaited streaming; its slot
+ * elsewhere dropped), and each pgbK (K ≥ 1) back in front of pgK (its ini
+ * rewritten, then RELOAD). Needs pg0 as the primary.
  */
 export async function restoreLayout(fleet = fleetPath()) {
   const ep = endpoints(fleet);
@@ -105,6 +115,15 @@ export async function restoreLayout(fleet = fleetPath()) {
     psql(conn, `ALTER SYSTEM SET primary_conninfo = '${moved}'`);
     psql(conn, 'SELECT pg_reload_conf()');
     await waitFor(`${node} streaming from ${up} again`, () => streamingFrom() === String(upPort), { timeout: 60_000, interval: 500 });
+  }
+  // A replica moved back under its built upstream leaves its slot on the node
+  // it streamed from meanwhile, inactive and holding WAL (the engine reports
+  // it as slot_retaining_wal): a slot pgK lives on pgK's built upstream only.
+  for (const [node, up] of builtUpstreams()) {
+    for (const [other, e] of Object.entries(ep.postgres)) {
+      if (other === up || other === node) continue;
+      psql(e.action, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '${node}' AND NOT active`);
+    }
   }
   for (const node of builtUpstreams().keys()) {
     const pooler = node.replace(/^pg/, 'pgb');
