@@ -132,6 +132,20 @@ fn restore_layout() {
             })
             .await;
         }
+        // Slots a replica left on a node it streamed from meanwhile hold WAL
+        // (slot_retaining_wal): keep only the built layout's.
+        let wanted: Vec<(String, String)> =
+            topology.lines().filter_map(|l| l.split_once(' ')).map(|(k, up)| (format!("pg{up}"), format!("pg{k}"))).collect();
+        let nodes: Vec<String> = std::iter::once("pg0".to_string()).chain(wanted.iter().map(|(_, k)| k.clone())).collect();
+        for n in &nodes {
+            let c = admin(n).await;
+            for r in c.query("SELECT slot_name::text FROM pg_replication_slots WHERE NOT active", &[]).await.unwrap() {
+                let slot: String = r.get(0);
+                if !wanted.contains(&(n.clone(), slot.clone())) {
+                    c.execute("SELECT pg_drop_replication_slot($1)", &[&slot]).await.unwrap();
+                }
+            }
+        }
         let f = fleetdeck_lab_tests::fleet();
         for (k, _) in topology.lines().filter_map(|l| l.split_once(' ')) {
             let (pooler, node) = (format!("pgb{k}"), format!("pg{k}"));
