@@ -122,7 +122,20 @@ impl Store {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        // Two consoles opening a fresh file at once both see a migration as
+        // not applied; the second then fails on what the first created. The
+        // second look sees it applied: retry once the first has committed.
+        let mut attempt = 0;
+        loop {
+            match sqlx::migrate!("./migrations").run(&pool).await {
+                Ok(()) => break,
+                Err(_) if attempt < 3 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         Ok(Store { pool, path })
     }
 
@@ -161,6 +174,19 @@ mod tests {
         let Err(err) = Store::open(&path).await else { panic!("no store under a file") };
         assert!(err.to_string().contains(&path.display().to_string()), "{err}");
         std::fs::remove_file(&blocker).unwrap();
+    }
+
+    #[tokio::test]
+    async fn two_consoles_opening_a_fresh_store_at_once_both_succeed() {
+        let dir = std::env::temp_dir().join(format!("fleetdeck-store-race-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(FILE_NAME);
+        let opens: Vec<_> = (0..4).map(|_| Store::open(&path)).collect();
+        for r in futures_util::future::join_all(opens).await {
+            r.expect("every console opens the store it raced to create (regression: 'table audit_log already exists')");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[tokio::test]
