@@ -167,13 +167,26 @@ pub async fn list_or_recover(fleet: Fleet, recover: Option<i64>, args: &ActionAr
         };
         return drive(fleet, Recovery::new(run), args, Vec::new()).await;
     }
+    let fences = reconcile_fences(&fleet, &store).await?;
+    if !args.json {
+        for (f, role) in &fences {
+            println!(
+                "{} fenced since {} ({}{}): {role}; rejoin it as a replica (lab/lab rejoin {} or pg_rewind)",
+                f.node,
+                f.since,
+                f.reason,
+                f.run_id.map(|r| format!(", action #{r}")).unwrap_or_default(),
+                f.node
+            );
+        }
+    }
     if open.is_empty() {
         if args.json {
             println!("[]");
         } else {
             println!("no interrupted or running action for fleet {}", fleet.name);
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(if fences.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(5) });
     }
     let ctx = ActionContext { fleet: fleet.clone(), store: store.clone(), operator: Operator::current(None), events: None };
     let mut listed = Vec::new();
@@ -229,4 +242,30 @@ pub async fn list_or_recover(fleet: Fleet, recover: Option<i64>, args: &ActionAr
     }
     // Something needs a human: say so in the exit code too.
     Ok(ExitCode::from(5))
+}
+
+/// The fences recorded for `fleet`, each with what its node is now; a node
+/// that streams as a replica again was rejoined, and its record is lifted.
+async fn reconcile_fences(fleet: &Fleet, store: &Store) -> anyhow::Result<Vec<(fleetdeck_core::store::journal::FenceRecord, String)>> {
+    let recorded = store.fences(&fleet.name).await?;
+    if recorded.is_empty() {
+        return Ok(Vec::new());
+    }
+    let snap = fleetdeck_core::action::switchover::snapshot(fleet).await;
+    let mut kept = Vec::new();
+    for f in recorded {
+        let node = snap.nodes.iter().find(|n| n.name == f.node);
+        match node.map(|n| &n.role) {
+            Some(fleetdeck_core::snapshot::Role::Replica) => {
+                store.lift_fence(&fleet.name, &f.node).await?;
+                eprintln!("{} streams as a replica again: its fence record is lifted", f.node);
+            }
+            Some(role) => {
+                let role = format!("{role:?}").to_lowercase();
+                kept.push((f, format!("now {role}")));
+            }
+            None => kept.push((f, "no longer in the fleet file".into())),
+        }
+    }
+    Ok(kept)
 }

@@ -152,7 +152,8 @@ enum Command {
         args: actions::ActionArgs,
     },
     /// Interrupted (and running) actions, what they left behind, and their recovery.
-    /// Exit 0 when there is none, 5 when one needs a human.
+    /// Also the nodes FleetDeck fenced, until they stream as replicas again.
+    /// Exit 0 when nothing needs anyone, 5 when an action or a fenced node needs a human.
     Actions {
         /// Fleet file.
         #[arg(long)]

@@ -63,10 +63,6 @@ impl Failover {
         Self { to: to.map(str::to_string), ctx: None, candidates: Vec::new(), loss: String::new(), promotion: String::new(), pause_timeout: Duration::ZERO }
     }
 
-    /// The candidates preflight found, most advanced first.
-    pub fn candidates(&self) -> &[Candidate] {
-        &self.candidates
-    }
 }
 
 /// The node the replicas' `primary_conninfo` names (they all still point at
@@ -408,6 +404,8 @@ impl Action for Failover {
         }
         c.promoted = true;
         steps.context(&serde_json::to_value(&c).unwrap_or(Value::Null)).await;
+        // A node FleetDeck once fenced that is now the primary is fenced no more.
+        let _ = ctx.store.lift_fence(&fleet.name, &c.target).await;
         let _ = ctx.store.add_fence(&fleet.name, &c.primary, Some(steps.run_id()), &format!("lost primary after failover to {}", c.target)).await;
         finish_move(ctx, steps, &c, &new, &paused, limits.pause_timeout).await?;
         repoint_siblings(ctx, steps, &c.siblings, &c.target, &c.target_host, c.target_port)

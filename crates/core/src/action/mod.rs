@@ -441,10 +441,6 @@ impl Steps {
         self.run
     }
 
-    /// The steps run so far.
-    pub fn done(&self) -> &[StepEvent] {
-        &self.done
-    }
 }
 
 /// What a successful step says about itself in the journal and the stream.

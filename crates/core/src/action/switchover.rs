@@ -713,6 +713,8 @@ impl Action for Switchover {
         }
         c.promoted = true;
         steps.context(&serde_json::to_value(&c).unwrap_or(Value::Null)).await;
+        // A node FleetDeck once fenced that is now the primary is fenced no more.
+        let _ = ctx.store.lift_fence(&fleet.name, &c.target).await;
         let _ = ctx.store.add_fence(&fleet.name, &c.primary, Some(steps.run_id()), &format!("former primary after switchover to {}", c.target)).await;
 
         finish_move(ctx, steps, &c, &new, &paused, limits.pause_timeout).await?;

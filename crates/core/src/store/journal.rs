@@ -249,18 +249,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The most recent runs (any state), newest first.
-    pub async fn recent_runs(&self, fleet: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
-        let ids: Vec<i64> =
-            sqlx::query_scalar("SELECT id FROM action_runs WHERE (?1 IS NULL OR fleet = ?1) ORDER BY id DESC LIMIT ?2")
-                .bind(fleet)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(self.query_error("list action runs"))?;
-        self.runs(ids).await
-    }
-
     /// One run with its steps.
     pub async fn action_run(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
         let Some(r) = sqlx::query(
