@@ -357,8 +357,7 @@ impl Action for Failover {
         let new = steps
             .run("connect", "open the action session", async { action_session(fleet, &c.target).await.map_err(StepError) })
             .await
-            .map_err(|e| Failure::RolledBack(format!("nothing changed: {}", e.0)));
-        let new = new?;
+            .map_err(|e| Failure::RolledBack(format!("nothing changed: {}", e.0)))?;
         let mut consoles = Vec::new();
         for p in &c.poolers {
             if let Some(endpoint) = fleet.pgbouncer.iter().find(|e| e.name == p.pooler) {
