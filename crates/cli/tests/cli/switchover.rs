@@ -995,3 +995,36 @@ fn a_promote_command_from_the_fleet_file_does_the_promotion() {
     assert!(marker.exists(), "the promotion went through the fleet file's command");
     assert_eq!(primary(&data).as_deref(), Some("pg1"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_held_open_expires_closes_its_console_resumes_and_rolls_back() {
+    let data = Scratch::new("pause-expiry");
+    let _restore = Restore::new(&data);
+    let fleet = fleet_with(&data, "pause_timeout_ms = 500");
+    // A transaction held open through pgb0 keeps PAUSE from completing.
+    let (c, conn) = app_config(port_of("pgbouncer", "pgb0")).connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    c.batch_execute("BEGIN; SELECT 1").await.unwrap();
+    let (d, f) = (data.to_path_buf(), fleet.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        fd(&d, &["switchover", "--fleet", &f, "--to", "pg1", "--yes", "--confirm", "pg1", "--json", "--override", "write_transactions=test: PAUSE must expire"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(4), "an expired PAUSE stops the switchover and rolls back, exit 4: {}", text(&out));
+    let o = outcome(&out);
+    let msg = o["message"].as_str().unwrap();
+    assert!(msg.contains("did not complete within") && msg.contains("pgb0 resumed"), "it says the PAUSE expired and pgb0 was resumed: {msg}");
+    let steps = o["steps"].as_array().unwrap();
+    let pause = steps.iter().position(|s| s["id"] == "pause:pgb0" && s["phase"] == "failed").expect("the PAUSE step failed");
+    let resume = steps.iter().position(|s| s["id"] == "resume:pgb0" && s["phase"] == "ok").expect("RESUME went over a new console");
+    assert!(pause < resume, "RESUME only after the PAUSE's console was given up");
+    assert!(!steps.iter().any(|s| s["id"].as_str().unwrap().starts_with("fence:")), "nothing was fenced");
+    // The transaction that held it goes on; new clients get through.
+    c.batch_execute("SELECT 1; ROLLBACK").await.expect("the held transaction still works after the RESUME");
+    let (n, conn) = app_config(port_of("pgbouncer", "pgb0")).connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    n.simple_query("SELECT 1").await.expect("a new client gets through pgb0");
+    let d = data.to_path_buf();
+    tokio::task::spawn_blocking(move || assert_unchanged(&d, "after an expired PAUSE")).await.unwrap();
+}
