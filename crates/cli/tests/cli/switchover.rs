@@ -708,9 +708,13 @@ async fn a_target_that_dies_before_promotion_rolls_back_with_writes_resumed() {
     let (d, f) = (data.to_path_buf(), fleet.clone());
     let stuck = tokio::task::spawn_blocking(move || Stuck::start(&d, &f, "pg1")).await.unwrap();
     let postmaster: i32 = std::fs::read_to_string(run_dir().join("pg/pg1/postmaster.pid")).unwrap().lines().next().unwrap().parse().unwrap();
+    // Its WAL receiver stays stopped: the catch-up cannot complete, whatever the
+    // orphaned backends of the dead postmaster still answer.
     signal(postmaster, "KILL");
-    stuck.release();
     let out = tokio::task::spawn_blocking(move || stuck.wait()).await.unwrap();
+    // The dead postmaster's children exit once they notice; end them now, so the
+    // lab can start pg1 again on its shared memory.
+    let _ = std::process::Command::new("pkill").args(["-KILL", "-f", "postgres: pg1: "]).status();
     assert_eq!(out.status.code(), Some(4), "failed before promotion: rolled back, exit 4: {}", text(&out));
     let o = outcome(&out);
     assert!(o["message"].as_str().unwrap().contains("pg0 is the primary as before"), "the state is stated: {}", o["message"]);
