@@ -235,7 +235,11 @@ impl Writer {
             let mut log = WriteLog::default();
             let mut client: Option<tokio_postgres::Client> = None;
             let mut id = 0i64;
+            // The writer's pace: one commit (or reconnect attempt) per tick.
+            let mut tick = tokio::time::interval(Duration::from_millis(4));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             while !flag.load(Ordering::Relaxed) {
+                tick.tick().await;
                 id += 1;
                 if client.as_ref().is_none_or(|c| c.is_closed()) {
                     match config.connect(tokio_postgres::NoTls).await {
@@ -245,7 +249,6 @@ impl Writer {
                         }
                         Err(e) => {
                             log.failures.push((id, Instant::now(), format!("connect: {e}")));
-                            tokio::time::sleep(Duration::from_millis(20)).await;
                             continue;
                         }
                     }
@@ -268,7 +271,6 @@ impl Writer {
                         client = None;
                     }
                 }
-                tokio::time::sleep(Duration::from_millis(4)).await;
             }
             log
         });
@@ -345,8 +347,7 @@ async fn read_only(path: &Path) -> Option<sqlx::SqlitePool> {
 fn await_step(data: &Path, step: &str, child: &mut std::process::Child) {
     let path = data.join("fleetdeck.sqlite3");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let deadline = Instant::now() + ACTION;
-    loop {
+    fleetdeck_lab_tests::wait_until_blocking(ACTION, &format!("the journal shows step {step} running"), || {
         if let Some(status) = child.try_wait().unwrap() {
             let mut out = String::new();
             use std::io::Read;
@@ -356,7 +357,7 @@ fn await_step(data: &Path, step: &str, child: &mut std::process::Child) {
             panic!("the CLI exited ({status}) before step {step} ran:\n{out}");
         }
         // Read-only, no migrations: the CLI owns the store and may be creating it.
-        let running = rt.block_on(async {
+        rt.block_on(async {
             let n: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM action_steps s JOIN action_runs r ON r.id = s.run_id
                  WHERE s.step = ? AND s.ended_at IS NULL AND r.ended_at IS NULL",
@@ -366,13 +367,8 @@ fn await_step(data: &Path, step: &str, child: &mut std::process::Child) {
             .await
             .ok()?;
             (n > 0).then_some(())
-        });
-        if running.is_some() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out after {ACTION:?} waiting for step {step}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        })
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
